@@ -1,0 +1,1 @@
+"""Operations suite for organized-gateway."""
