@@ -1,0 +1,134 @@
+"""The ``gateway-ops`` command line: each command gathers its options and calls the library once.
+
+Library errors (``GatewayOpsError``) become one line on stderr and exit status 1 — never a
+traceback for a foreseeable failure.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import sys
+import threading
+from typing import Annotated, Optional
+
+import typer
+
+from .accesslog import open_access_log
+from .exceptions import GatewayOpsError
+from .results import checks_frame
+from .settings import load_settings
+from .smoke import run_smoke
+from .stack import LocalStack, StackConfig
+
+app = typer.Typer(help="Operate organized-gateway: local stack, smoke tests, access log.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+
+
+def friendly_errors(command):
+    """Turns library errors into one clear line and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GatewayOpsError as error:
+            typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the command like Ctrl-C does, so `finally`/`with` blocks stop the children."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+@app.command()
+@friendly_errors
+def up(
+    port: Annotated[int, typer.Option(help="gateway port on 127.0.0.1")] = 8787,
+    upstream_port: Annotated[int, typer.Option(help="simulated origin port")] = 18789,
+    upstream_url: Annotated[Optional[str], typer.Option(help="use this origin instead of the simulated one")] = None,
+    profile: Annotated[str, typer.Option(help="simulated origin profile: mac-mini, large, instant")] = "mac-mini",
+) -> None:
+    """Run the local stack in the foreground until Ctrl-C or SIGTERM."""
+    settings = load_settings()
+    _stop_on_sigterm()
+    stack = LocalStack(StackConfig(port=port, upstream_port=upstream_port, upstream_url=upstream_url,
+                                   profile=profile, state_dir=settings.GATEWAY_STATE_DIR))
+    with stack:
+        typer.echo(f"ready {stack.url}", err=False)
+        sys.stdout.flush()
+        stopped = threading.Event()
+        try:
+            while not stopped.wait(0.5):
+                for part in (stack.worker, stack.origin):
+                    if part is not None and part.exited():
+                        raise GatewayOpsError(f"{part.name} stopped unexpectedly:\n{part.tail()}")
+        except KeyboardInterrupt:
+            pass
+    typer.echo("stopped")
+
+
+@app.command()
+@friendly_errors
+def smoke(
+    url: Annotated[Optional[str], typer.Option(help="gateway URL (default: GATEWAY_URL or the local stack)")] = None,
+    target: Annotated[Optional[str], typer.Option(help="access log to check: local or cloudflare")] = None,
+    user_id: Annotated[str, typer.Option(help="X-User-ID of the test request")] = "smoke-test",
+) -> None:
+    """Health, one real request, and its row in the access log; exit 0 only if all pass."""
+    settings = load_settings()
+    secret = settings.USER_KEY_SECRET.get_secret_value() if settings.USER_KEY_SECRET else None
+    checks = run_smoke(url or settings.gateway_url, open_access_log(settings, target), user_id=user_id,
+                       key_secret=secret)
+    typer.echo(checks_frame(checks).to_string(index=False))
+    if not all(c.passed for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run on the access log, e.g. 'SELECT * FROM user_summary'")],
+    target: Annotated[Optional[str], typer.Option(help="local or cloudflare (default: GATEWAY_TARGET)")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Run SQL on the access log and print the result."""
+    if format not in ("table", "csv", "json"):
+        raise typer.BadParameter("use table, csv or json", param_hint="--format")
+    frame = open_access_log(load_settings(), target).query(sql)
+    if format == "csv":
+        typer.echo(frame.to_csv(index=False), nl=False)
+    elif format == "json":
+        typer.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
+    else:
+        typer.echo("(no rows)" if frame.empty else frame.to_string(index=False))
+
+
+@app.command()
+@friendly_errors
+def demo(
+    profile: Annotated[str, typer.Option(help="simulated origin profile")] = "mac-mini",
+) -> None:
+    """Rehearse an event on the local stack: start it, run the notebooks, report, stop."""
+    from .demo import run_demo
+
+    _stop_on_sigterm()
+    runs = run_demo(load_settings(), say=typer.echo, profile=profile)
+    failed = [run.name for run in runs if not run.passed]
+    if failed:
+        typer.secho(f"Failed: {', '.join(failed)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
+
+
+@app.callback()
+def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show progress logs")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,33 @@
+"""`make demo`: rehearse an event on the local stack and leave a record of it under ``runs/``.
+
+Starts the local stack, runs the event notebooks that apply to a rehearsal with small
+parameters, prints what passed and where each executed notebook is, and stops the stack.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .notebooks import NotebookRun, new_run_dir, run_notebook
+from .settings import Settings
+from .stack import StackConfig, local_stack
+
+#: (notebook, parameters) in event order; later issues add theirs.
+DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
+    ("04_smoke_test", {"target": "local"}),
+]
+
+
+def run_demo(settings: Settings, say: Callable[[str], None] = print, profile: str = "mac-mini") -> list[NotebookRun]:
+    """Runs the rehearsal; returns one NotebookRun per notebook (the caller decides the exit code)."""
+    run_dir = new_run_dir()
+    runs: list[NotebookRun] = []
+    say(f"Starting the local stack (simulated origin profile {profile!r}, state in {settings.GATEWAY_STATE_DIR}) …")
+    with local_stack(StackConfig(profile=profile, state_dir=settings.GATEWAY_STATE_DIR)) as stack:
+        say(f"ready {stack.url}")
+        for name, parameters in DEMO_NOTEBOOKS:
+            say(f"Running {name} …")
+            run = run_notebook(name, {**parameters, "gateway_url": stack.url}, run_dir=run_dir)
+            say(f"  {'PASS' if run.passed else 'FAIL'}  {name}  →  {run.notebook}")
+            runs.append(run)
+    say(f"Stopped the local stack. Records of this rehearsal: {run_dir}")
+    return runs

@@ -1,0 +1,47 @@
+"""Settings from the environment or a `.env` file — never from notebook parameters.
+
+Tokens are ``SecretStr``: they print as ``**********`` in reprs, logs and notebook outputs, and
+only code that needs the value calls ``get_secret_value()``.
+"""
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .exceptions import SettingsError
+from .paths import DEFAULT_STATE_DIR, PROJECT_ROOT
+
+
+class Settings(BaseSettings):
+    """gateway_ops configuration (names fixed in DESIGN.md)."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    CLOUDFLARE_API_TOKEN: SecretStr | None = None
+    CLOUDFLARE_ACCOUNT_ID: str | None = None
+    GATEWAY_URL: str | None = None
+    GATEWAY_TARGET: Literal["local", "cloudflare"] = "local"
+    GATEWAY_STATE_DIR: Path = Field(default=DEFAULT_STATE_DIR)
+    USER_KEY_SECRET: SecretStr | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway to talk to: GATEWAY_URL, or the local stack's default address."""
+        return (self.GATEWAY_URL or "http://127.0.0.1:8787").rstrip("/")
+
+
+def load_settings(**overrides) -> Settings:
+    """Reads settings, turning a validation failure into one readable sentence.
+
+    :raises SettingsError: when a value is malformed (e.g. GATEWAY_TARGET=prod)
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_input=False)
+        )
+        raise SettingsError(f"Invalid gateway_ops settings — {problems}.") from None

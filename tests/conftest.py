@@ -1,0 +1,68 @@
+"""Shared fixtures: one local stack (real Worker + simulated origin on loopback) per test session.
+
+The origin answers quickly but streams at a visible pace (16 tokens × 25 ms), so streaming tests
+can tell "first event" from "whole answer".
+"""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway_ops.accesslog import LocalAccessLog
+from gateway_ops.stack import LocalStack, StackConfig, free_port
+
+ORIGIN_ARGS = ["--latency-ms", "5", "--per-token-ms", "25", "--output-tokens", "16", "--jitter", "0"]
+
+
+def start_stack(state_dir, **options) -> LocalStack:
+    config = StackConfig(port=free_port(), upstream_port=free_port(), profile="instant", origin_args=list(ORIGIN_ARGS),
+                         state_dir=state_dir, worker_settings=options.pop("worker_settings", {}), **options)
+    return LocalStack(config).start()
+
+
+@pytest.fixture
+def make_stack():
+    """Starts an extra stack (e.g. with other Worker settings); the test stops it, or this fixture does."""
+    started: list[LocalStack] = []
+
+    def make(state_dir, **options) -> LocalStack:
+        started.append(start_stack(state_dir, **options))
+        return started[-1]
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The local stack with default Worker settings (limit 50/min, BYOK, no user keys)."""
+    running = start_stack(tmp_path_factory.mktemp("gateway-state"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def access_log(stack) -> LocalAccessLog:
+    return LocalAccessLog(stack.state_dir)
+
+
+@pytest.fixture
+def origin(stack):
+    """Control of the simulated origin: its record of requests, cleared for each test."""
+    client = httpx.Client(base_url=stack.origin_url, timeout=10)
+    client.delete("/_origin/requests")
+    client.delete("/_origin/faults")
+    yield client
+    client.delete("/_origin/faults")
+    client.close()
+
+
+@pytest.fixture
+def gateway_env(stack, monkeypatch):
+    """Environment for code (and notebook kernels) that reads settings: point it at the session stack."""
+    monkeypatch.setenv("GATEWAY_URL", stack.url)
+    monkeypatch.setenv("GATEWAY_STATE_DIR", str(stack.state_dir))
+    monkeypatch.setenv("GATEWAY_TARGET", "local")
+    monkeypatch.delenv("USER_KEY_SECRET", raising=False)
+    return stack
