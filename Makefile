@@ -38,13 +38,17 @@ test-python: $(PIP_STAMP) $(NPM_STAMP)
 	$(PY) -m pytest
 
 demo: install
-	@echo "make demo: not yet — the local stack lands with the gateway_ops foundation issue."
+	$(VENV)/bin/gateway-ops demo
 
+# The local stack in the background and JupyterLab in the foreground; Ctrl-C stops both.
 up: install
-	@echo "make up: not yet — the local stack lands with the gateway_ops foundation issue."
+	@trap 'kill -TERM $$STACK 2>/dev/null; wait $$STACK' EXIT; \
+	$(VENV)/bin/gateway-ops up & STACK=$$!; \
+	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --allow-root --notebook-dir=notebooks \
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 bench: install
-	cd worker && node ../bench/worker_bench.mjs
+	$(PY) bench/worker_bench.py
 
 clean:
 	rm -rf $(VENV) worker/node_modules worker/.wrangler

@@ -132,3 +132,7 @@ def main_options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ papermill writes parameters into the executed notebook.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,8 +33,9 @@ class NotebookRun:
         return bool(self.result and self.result.get("passed"))
 
 
-def new_run_dir(runs_dir: Path = RUNS_DIR) -> Path:
-    """A fresh ``runs/<UTC timestamp>/`` folder."""
+def new_run_dir(runs_dir: Path | None = None) -> Path:
+    """A fresh ``runs/<UTC timestamp>/`` folder (``GATEWAY_RUNS_DIR`` moves ``runs/``)."""
+    runs_dir = runs_dir or Path(os.environ.get("GATEWAY_RUNS_DIR") or RUNS_DIR)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for suffix in ["", *(f"-{i}" for i in range(2, 100))]:
         folder = Path(runs_dir) / f"{stamp}{suffix}"
@@ -43,6 +45,14 @@ def new_run_dir(runs_dir: Path = RUNS_DIR) -> Path:
         except FileExistsError:
             continue
     raise NotebookError(f"Could not create a run folder under {runs_dir}.")
+
+
+def output_dir(out_dir: str, name: str) -> Path:
+    """Where a notebook writes its result: ``out_dir`` when papermill set it, else a new run folder
+    (a notebook opened in JupyterLab leaves its record under ``runs/`` too, never beside itself)."""
+    folder = Path(out_dir) if out_dir else new_run_dir() / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def check_parameters(parameters: dict[str, Any]) -> None:

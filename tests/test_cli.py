@@ -1,0 +1,84 @@
+"""The command line: options reach the library, errors are one line, exit codes mean pass/fail."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from typer.testing import CliRunner
+
+from gateway_ops import cli
+from gateway_ops.stack import free_port, port_is_free
+
+runner = CliRunner()
+
+
+def test_query_prints_json_from_the_local_log(gateway_env):
+    httpx.get(f"{gateway_env.url}/v1/models", headers={"X-User-ID": "cli-json"})
+    time.sleep(0.5)
+    result = runner.invoke(cli.app, ["query", "SELECT user_id, status FROM requests WHERE user_id = ?", "--format",
+                                     "json"], catch_exceptions=False)
+    # The SQL has a placeholder and no parameter: the error is one sentence, not a traceback.
+    assert result.exit_code == 1 and "Error:" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli.app, ["query", "SELECT user_id, status FROM requests WHERE user_id = 'cli-json'",
+                                     "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"user_id": "cli-json", "status": 200}]
+
+
+def test_query_formats(gateway_env):
+    csv = runner.invoke(cli.app, ["query", "SELECT 1 AS one, 'x' AS two", "--format", "csv"])
+    assert csv.output.splitlines() == ["one,two", "1,x"]
+    table = runner.invoke(cli.app, ["query", "SELECT 1 AS one"])
+    assert "one" in table.output and "1" in table.output
+    bad = runner.invoke(cli.app, ["query", "SELECT 1", "--format", "xml"])
+    assert bad.exit_code == 2
+
+
+def test_query_without_a_local_log_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("GATEWAY_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("GATEWAY_TARGET", "local")
+    result = runner.invoke(cli.app, ["query", "SELECT 1"])
+    assert result.exit_code == 1
+    assert "Error: No local access log" in result.output and "Traceback" not in result.output
+
+
+def test_smoke_exit_code_follows_the_checks(gateway_env):
+    assert runner.invoke(cli.app, ["smoke"]).exit_code == 0
+    failed = runner.invoke(cli.app, ["smoke", "--url", f"http://127.0.0.1:{free_port()}"])
+    assert failed.exit_code == 1 and "FAIL" in failed.output
+
+
+def test_demo_passes_its_options_to_run_demo(monkeypatch):
+    seen = {}
+
+    def fake_run_demo(settings, say, profile):
+        seen["profile"] = profile
+        return []
+
+    monkeypatch.setattr("gateway_ops.demo.run_demo", fake_run_demo)
+    result = runner.invoke(cli.app, ["demo", "--profile", "large"])
+    assert result.exit_code == 0 and seen == {"profile": "large"}
+
+
+def test_up_prints_ready_and_stops_everything_on_sigterm(tmp_path):
+    port, upstream = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway_ops.cli", "up", "--port", str(port), "--upstream-port", str(upstream),
+         "--profile", "instant"],
+        env={**__import__("os").environ, "GATEWAY_STATE_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        first = process.stdout.readline()
+        assert first.strip() == f"ready http://127.0.0.1:{port}"
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert port_is_free(port) and port_is_free(upstream)
