@@ -5,10 +5,8 @@ traceback for a foreseeable failure.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import signal
 import sys
 import threading
 from typing import Annotated, Optional
@@ -16,6 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
+from . import cli_attendees, cli_cloudflare, cli_dashboard, cli_loadtest
+from .cli_support import friendly_errors, stop_on_sigterm
 from .exceptions import GatewayOpsError
 from .results import checks_frame
 from .settings import load_settings
@@ -24,25 +24,6 @@ from .stack import LocalStack, StackConfig
 
 app = typer.Typer(help="Operate organized-gateway: local stack, smoke tests, access log.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
-
-
-def friendly_errors(command):
-    """Turns library errors into one clear line and exit status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except GatewayOpsError as error:
-            typer.secho(f"Error: {error}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _stop_on_sigterm() -> None:
-    """SIGTERM ends the command like Ctrl-C does, so `finally`/`with` blocks stop the children."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 @app.command()
@@ -55,7 +36,7 @@ def up(
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM."""
     settings = load_settings()
-    _stop_on_sigterm()
+    stop_on_sigterm()
     stack = LocalStack(StackConfig(port=port, upstream_port=upstream_port, upstream_url=upstream_url,
                                    profile=profile, state_dir=settings.GATEWAY_STATE_DIR))
     with stack:
@@ -116,13 +97,17 @@ def demo(
     """Rehearse an event on the local stack: start it, run the notebooks, report, stop."""
     from .demo import run_demo
 
-    _stop_on_sigterm()
+    stop_on_sigterm()
     runs = run_demo(load_settings(), say=typer.echo, profile=profile)
     failed = [run.name for run in runs if not run.passed]
     if failed:
         typer.secho(f"Failed: {', '.join(failed)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
+
+
+for area in (cli_cloudflare, cli_attendees, cli_loadtest, cli_dashboard):
+    area.register(app)
 
 
 @app.callback()

@@ -1,0 +1,8 @@
+"""Commands: `attendees keys|tier|oauth …`."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this area's commands to the `gateway-ops` app."""

@@ -1,0 +1,8 @@
+"""Commands: bootstrap, secrets and deploy (Cloudflare operations)."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this area's commands to the `gateway-ops` app."""
