@@ -10,6 +10,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := worker/node_modules/.installed
+# Debian's Chromium for the dashboard's browser test (Playwright cannot download a browser here).
+CHROMIUM := /usr/bin/chromium
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export WRANGLER_LOG_SANITIZE := true
@@ -28,13 +30,17 @@ $(NPM_STAMP): worker/package-lock.json worker/package.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 test: test-worker test-python
 
 test-worker: $(NPM_STAMP)
 	cd worker && npx tsc --noEmit
 	cd worker && npx vitest run
 
-test-python: $(PIP_STAMP) $(NPM_STAMP)
+test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 demo: install
