@@ -50,3 +50,12 @@ def cloudflare_access_log(settings: Settings, http_client: httpx.Client | None =
     from .accesslog import CloudflareAccessLog
 
     return CloudflareAccessLog(make_client(settings, http_client), require_account_id(settings), d1_database_id())
+
+
+def kv_namespace_id(config_path: Path = WRANGLER_TOML) -> str:
+    """The GATEWAY_KV namespace id that bootstrap wrote into wrangler.toml."""
+    config = tomlkit.parse(config_path.read_text())
+    for namespace in config.get("kv_namespaces", []):
+        if namespace.get("binding") == "GATEWAY_KV" and namespace.get("id"):
+            return str(namespace["id"])
+    raise SettingsError("wrangler.toml has no GATEWAY_KV id yet: run `gateway-ops bootstrap --target cloudflare` first.")

@@ -78,7 +78,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wrangler() -> Path:
+def wrangler_binary() -> Path:
     binary = WORKER_DIR / "node_modules" / ".bin" / "wrangler"
     if not binary.exists():
         raise StackError("The Worker's packages are not installed: run `make install` (or `cd worker && npm ci`).")
@@ -89,7 +89,7 @@ def apply_local_migrations(state_dir: Path) -> None:
     """Applies pending `migrations/` to the local D1 under `state_dir` (wrangler tracks what ran)."""
     run_checked(
         "wrangler d1 migrations apply",
-        [str(_wrangler()), "d1", "migrations", "apply", "DB", "--local", "--persist-to", str(state_dir)],
+        [str(wrangler_binary()), "d1", "migrations", "apply", "DB", "--local", "--persist-to", str(state_dir)],
         cwd=WORKER_DIR,
         env={**os.environ, **WRANGLER_ENV},
     )

@@ -1,0 +1,61 @@
+"""`gateway-ops attendees …` and notebook 05, against the local stack; keys never printed."""
+from __future__ import annotations
+
+import csv
+import uuid
+
+from typer.testing import CliRunner
+
+from gateway_ops import cli
+from gateway_ops.keys import user_key
+from gateway_ops.notebooks import run_notebook
+
+runner = CliRunner()
+
+
+def test_keys_command_writes_csv_and_cards_without_printing_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("USER_KEY_SECRET", "cli-secret")
+    out, cards = tmp_path / "keys.csv", tmp_path / "cards.html"
+    result = runner.invoke(cli.app, ["attendees", "keys", "--count", "3", "--prefix", "ws", "--out", str(out),
+                                     "--cards", str(cards), "--url", "http://127.0.0.1:8787"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["user_id"] for r in rows] == ["ws-001", "ws-002", "ws-003"]
+    assert all(r["user_key"] == user_key("cli-secret", r["user_id"]) for r in rows)
+    assert not any(r["user_key"] in result.output for r in rows)
+    assert rows[0]["user_key"] in cards.read_text()
+
+
+def test_keys_command_explains_a_missing_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("USER_KEY_SECRET", raising=False)
+    result = runner.invoke(cli.app, ["attendees", "keys", "--count", "2", "--out", str(tmp_path / "k.csv")])
+    assert result.exit_code == 1 and "USER_KEY_SECRET is not set" in result.output
+
+
+def test_tier_commands_on_the_local_stack(gateway_env):
+    user = f"cli-tier-{uuid.uuid4().hex[:6]}"
+    assert runner.invoke(cli.app, ["attendees", "tier", user, "0"]).output.startswith(f"{user}: blocked")
+    assert user in runner.invoke(cli.app, ["attendees", "tiers"]).output
+    assert runner.invoke(cli.app, ["attendees", "untier", user]).exit_code == 0
+    bad = runner.invoke(cli.app, ["attendees", "tier", user, "many"])
+    assert bad.exit_code == 1 and "whole number" in bad.output
+
+
+def test_attendees_notebook_runs_under_papermill(gateway_env, tmp_path, monkeypatch):
+    monkeypatch.delenv("USER_KEY_SECRET", raising=False)
+    run = run_notebook("05_attendees", {"attendee_count": 3, "tier_check_limit": 1}, run_dir=tmp_path)
+    assert run.passed, run.result
+    checks = {c["name"]: c for c in run.result["checks"]}
+    assert checks["tier honoured"]["observed"] == [200, 429]
+    assert (tmp_path / "05_attendees" / "attendee_ids.csv").read_text().splitlines()[1:] == [
+        "attendee-001", "attendee-002", "attendee-003"]
+
+
+def test_attendees_notebook_keeps_keys_out_of_its_output(gateway_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("USER_KEY_SECRET", "notebook-secret")
+    run = run_notebook("05_attendees", {"attendee_count": 2, "tier_check_limit": 1}, run_dir=tmp_path)
+    assert run.passed, run.result
+    executed = run.notebook.read_text()
+    keys = [row["user_key"] for row in csv.DictReader((tmp_path / "05_attendees" / "attendee_keys.csv").open())]
+    assert len(keys) == 2 and not any(key in executed for key in keys)
+    assert "notebook-secret" not in executed
