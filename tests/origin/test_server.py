@@ -1,0 +1,166 @@
+"""The origin as a real loopback server: streaming timing, connection-level faults, control over
+HTTP, ``running_origin`` itself, and the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway_ops.origin import main, running_origin
+
+from .helpers import CHAT, LiveOrigin, fast_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- streaming over a real socket --------------------------------------------------------------
+
+
+def test_the_first_event_arrives_long_before_the_stream_ends() -> None:
+    settings = fast_settings(latency_ms=100, per_token_ms=30, output_tokens=15, jitter=0)
+    with running_origin(settings) as url, httpx.Client(base_url=url, timeout=10) as client:
+        started = time.monotonic()
+        arrivals: list[float] = []
+        with client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    arrivals.append(time.monotonic() - started)
+    first, last = arrivals[0], arrivals[-1]
+    assert len(arrivals) == 1 + 15 + 1 + 1  # role, tokens, finish, [DONE]
+    assert first >= 0.09  # after the time to first token (100 ms) ...
+    assert last >= 0.5  # ... while the whole generation takes 100 + 15 * 30 ms
+    assert first < 0.5 * last  # not after the whole latency
+
+
+def test_running_origin_picks_a_free_port_and_frees_it_on_exit() -> None:
+    with running_origin(fast_settings()) as url:
+        port = httpx.URL(url).port
+        assert url.startswith("http://127.0.0.1:") and port and port > 0
+        assert httpx.get(f"{url}/_origin/health").json()["status"] == "ok"
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+
+
+# --- connection-level faults -------------------------------------------------------------------
+
+
+def test_hang_never_sends_headers(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=httpx.Timeout(5.0, read=0.3)) as client:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/chat/completions", json=CHAT, headers={"X-Origin-Fault": "hang"})
+        assert time.monotonic() - started >= 0.29
+        assert client.post("/v1/chat/completions", json=CHAT).status_code == 200  # others still served
+    recorded = live.app.state.recorder.all()
+    assert [item.headers.get("x-origin-fault") for item in recorded] == ["hang", None]
+
+
+def test_hang_set_over_http_applies_to_every_request(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=httpx.Timeout(5.0, read=0.2)) as client:
+        assert client.put("/_origin/faults", json={"hang": True}).status_code == 200
+        with pytest.raises(httpx.ReadTimeout):
+            client.get("/v1/models")
+        client.delete("/_origin/faults")
+        assert client.get("/v1/models").status_code == 200
+
+
+def test_slow_headers_set_over_http_delay_the_headers(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=5) as client:
+        client.put("/_origin/faults", json={"slow_headers_ms": 250})
+        started = time.monotonic()
+        response = client.post("/v1/chat/completions", json=CHAT)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200 and elapsed >= 0.24
+
+
+def test_drop_aborts_a_stream_after_one_event(live: LiveOrigin) -> None:
+    events: list[dict] = []
+    with httpx.Client(base_url=live.url, timeout=5) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            with client.stream(
+                "POST", "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"X-Origin-Fault": "drop"}
+            ) as response:
+                assert response.status_code == 200
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line[6:]))
+    assert len(events) == 1 and events[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert live.app.state.capacity.in_flight == 0  # the dropped stream gave its slot back
+
+
+def test_drop_aborts_a_json_answer_midway(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=5) as client:
+        client.put("/_origin/faults", json={"drop_connection": True})
+        with pytest.raises(httpx.RemoteProtocolError, match="incomplete|complete message body"):
+            client.post("/v1/chat/completions", json=CHAT)
+        client.delete("/_origin/faults")
+        assert client.post("/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_control_endpoints_over_http_show_what_was_forwarded(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=5) as client:
+        client.post("/v1/chat/completions?via=gateway", json=CHAT, headers={"X-Forwarded-User": "alice"})
+        (record,) = client.get("/_origin/requests", params={"last": 1}).json()
+        stats = client.get("/_origin/stats").json()
+    assert record["path"] == "/v1/chat/completions" and record["query"] == "via=gateway"
+    assert record["headers"]["x-forwarded-user"] == "alice" and record["json"] == CHAT
+    assert record["body_size"] == int(record["headers"]["content-length"])
+    assert stats["served"] == 1 and stats["in_flight"] == 0
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway_ops.origin", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return ""
+
+
+def test_cli_prints_its_ready_line_serves_and_stops_on_terminate() -> None:
+    process = _start_cli("--port", "0", "--profile", "instant", "--model", "cli-model", "--slots", "3")
+    try:
+        line = _first_line(process, timeout=60)
+        assert line.startswith("origin ready http://127.0.0.1:"), (line, process.poll())
+        url = line.split()[-1]
+        assert httpx.get(f"{url}/v1/models").json()["data"][0]["id"] == "cli-model"
+        assert httpx.get(f"{url}/_origin/stats").json()["slots"] == 3
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)  # also closes the pipes
+    assert process.returncode is not None
+    assert "Traceback" not in stderr
+
+
+def test_cli_refuses_an_unknown_profile_naming_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--profile", "nonsense", "--port", "0"])
+    assert exited.value.code == 2
+    assert "Unknown origin profile 'nonsense'; valid profiles: instant, large, mac-mini" in capsys.readouterr().err
