@@ -37,13 +37,21 @@ def require_account_id(settings: Settings) -> str:
     return settings.CLOUDFLARE_ACCOUNT_ID
 
 
+def _binding_field(config_path: Path, section: str, binding: str, field: str) -> str | None:
+    """``field`` of the ``[[section]]`` entry whose binding is ``binding`` in wrangler.toml, if set."""
+    config = tomlkit.parse(config_path.read_text())
+    for entry in config.get(section, []):
+        if entry.get("binding") == binding and entry.get(field):
+            return str(entry[field])
+    return None
+
+
 def d1_database_id(config_path: Path = WRANGLER_TOML) -> str:
     """The D1 database id that bootstrap wrote into wrangler.toml."""
-    config = tomlkit.parse(config_path.read_text())
-    for database in config.get("d1_databases", []):
-        if database.get("binding") == "DB" and database.get("database_id"):
-            return str(database["database_id"])
-    raise SettingsError("wrangler.toml has no D1 database_id yet: run `gateway-ops bootstrap --target cloudflare` first.")
+    found = _binding_field(config_path, "d1_databases", "DB", "database_id")
+    if not found:
+        raise SettingsError("wrangler.toml has no D1 database_id yet: run `gateway-ops bootstrap --target cloudflare` first.")
+    return found
 
 
 def cloudflare_access_log(settings: Settings, http_client: httpx.Client | None = None):
@@ -54,8 +62,7 @@ def cloudflare_access_log(settings: Settings, http_client: httpx.Client | None =
 
 def kv_namespace_id(config_path: Path = WRANGLER_TOML) -> str:
     """The GATEWAY_KV namespace id that bootstrap wrote into wrangler.toml."""
-    config = tomlkit.parse(config_path.read_text())
-    for namespace in config.get("kv_namespaces", []):
-        if namespace.get("binding") == "GATEWAY_KV" and namespace.get("id"):
-            return str(namespace["id"])
-    raise SettingsError("wrangler.toml has no GATEWAY_KV id yet: run `gateway-ops bootstrap --target cloudflare` first.")
+    found = _binding_field(config_path, "kv_namespaces", "GATEWAY_KV", "id")
+    if not found:
+        raise SettingsError("wrangler.toml has no GATEWAY_KV id yet: run `gateway-ops bootstrap --target cloudflare` first.")
+    return found

@@ -6,6 +6,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import app from "../src/index";
+import type { AccessRecord } from "../src/lib/accessLog";
 
 export const ORIGIN = "http://origin.test/base";
 
@@ -52,22 +53,8 @@ export function jsonResponse(body: unknown, status = 200, headers: Record<string
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
 }
 
-export interface LogRow {
-  id: number;
-  request_id: string;
-  user_id: string;
-  method: string;
-  endpoint: string;
-  model: string | null;
-  status: number;
-  latency_ms: number;
-  ttfb_ms: number | null;
-  tokens_est: number | null;
-  stream: number;
-  error_class: string | null;
-  ip_hash: string | null;
-  created_at: string;
-}
+/** A `requests` row as D1 returns it: the record plus its id, with the stream flag as 0/1. */
+export type LogRow = Omit<AccessRecord, "stream"> & { id: number; stream: number };
 
 export async function logRows(where = "1 = 1", ...params: unknown[]): Promise<LogRow[]> {
   const { results } = await env.DB.prepare(`SELECT * FROM requests WHERE ${where} ORDER BY id`).bind(...params).all<LogRow>();
