@@ -5,6 +5,8 @@ can tell "first event" from "whole answer".
 """
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -66,3 +68,17 @@ def gateway_env(stack, monkeypatch):
     monkeypatch.setenv("GATEWAY_TARGET", "local")
     monkeypatch.delenv("USER_KEY_SECRET", raising=False)
     return stack
+
+
+def wait_unless_minute_has(seconds: float = 8.0) -> None:
+    """Sleeps into the next UTC minute unless `seconds` are left in this one, so a count against
+    the per-minute limit never straddles a window boundary (where admitting again is correct)."""
+    left = 60 - time.time() % 60
+    if left < seconds:
+        time.sleep(left + 0.1)
+
+
+@pytest.fixture
+def minute_guard():
+    """Call it right before a test counts requests against the per-minute limit."""
+    return wait_unless_minute_has

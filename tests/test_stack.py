@@ -29,9 +29,10 @@ def test_stack_answers_health_and_leaves_nothing_running(tmp_path, make_stack):
     stack.stop()  # safe twice
 
 
-def test_worker_settings_reach_the_local_worker(tmp_path, make_stack):
+def test_worker_settings_reach_the_local_worker(tmp_path, make_stack, minute_guard):
     secret = "stack-test-secret"
     with make_stack(tmp_path, worker_settings={"RATE_LIMIT_PER_MINUTE": "2", "USER_KEY_SECRET": secret}) as stack:
+        minute_guard()
         headers = {"X-User-ID": "carol", "X-User-Key": user_key(secret, "carol")}
         statuses = [httpx.get(f"{stack.url}/v1/models", headers=headers).status_code for _ in range(3)]
         forged = httpx.get(f"{stack.url}/v1/models", headers={"X-User-ID": "dave", "X-User-Key": "forged"})

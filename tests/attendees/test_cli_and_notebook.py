@@ -41,8 +41,9 @@ def test_tier_commands_on_the_local_stack(gateway_env):
     assert bad.exit_code == 1 and "whole number" in bad.output
 
 
-def test_attendees_notebook_runs_under_papermill(gateway_env, tmp_path, monkeypatch):
+def test_attendees_notebook_runs_under_papermill(gateway_env, tmp_path, monkeypatch, minute_guard):
     monkeypatch.delenv("USER_KEY_SECRET", raising=False)
+    minute_guard(20)
     run = run_notebook("05_attendees", {"attendee_count": 3, "tier_check_limit": 1}, run_dir=tmp_path)
     assert run.passed, run.result
     checks = {c["name"]: c for c in run.result["checks"]}
@@ -51,8 +52,9 @@ def test_attendees_notebook_runs_under_papermill(gateway_env, tmp_path, monkeypa
         "attendee-001", "attendee-002", "attendee-003"]
 
 
-def test_attendees_notebook_keeps_keys_out_of_its_output(gateway_env, tmp_path, monkeypatch):
+def test_attendees_notebook_keeps_keys_out_of_its_output(gateway_env, tmp_path, monkeypatch, minute_guard):
     monkeypatch.setenv("USER_KEY_SECRET", "notebook-secret")
+    minute_guard(20)
     run = run_notebook("05_attendees", {"attendee_count": 2, "tier_check_limit": 1}, run_dir=tmp_path)
     assert run.passed, run.result
     executed = run.notebook.read_text()

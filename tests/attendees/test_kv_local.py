@@ -19,10 +19,11 @@ def statuses(url, user, n, **headers):
     return [httpx.get(f"{url}/v1/models", headers={"X-User-ID": user, **headers}).status_code for _ in range(n)]
 
 
-def test_a_tier_change_is_honoured_on_the_next_request_and_0_blocks(stack):
+def test_a_tier_change_is_honoured_on_the_next_request_and_0_blocks(stack, minute_guard):
     store = LocalKV(stack.state_dir)
     vip, banned = fresh("vip"), fresh("banned")
     set_tiers(store, {vip: 2, banned: 0})
+    minute_guard()
     assert statuses(stack.url, vip, 3) == [200, 200, 429]
     assert statuses(stack.url, banned, 1) == [403]
     overrides = list_tiers(store).set_index("user_id")

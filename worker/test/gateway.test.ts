@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { userKeyFor } from "../src/lib/crypto";
 import {
+  awayFromMinuteEdge,
   call,
   chatBody,
   freshUser,
@@ -24,7 +25,8 @@ const okChat = () =>
 
 beforeEach(async () => {
   await env.DB.prepare("DELETE FROM requests").run();
-});
+  await awayFromMinuteEdge();
+}, 15_000);
 afterEach(() => {
   vi.restoreAllMocks();
 });

@@ -3,9 +3,10 @@
  * against the gateway (it holds) and once against a deliberately broken variant (it catches it).
  */
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, chatBody, freshUser, jsonResponse, logRows, mockOrigin, userHeaders } from "./helpers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { awayFromMinuteEdge, call, chatBody, freshUser, jsonResponse, logRows, mockOrigin, userHeaders } from "./helpers";
 
+beforeEach(() => awayFromMinuteEdge(), 15_000);
 afterEach(() => vi.restoreAllMocks());
 
 /** The exactness check: of `n` simultaneous attempts, exactly `limit` are admitted. */

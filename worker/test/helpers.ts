@@ -12,6 +12,16 @@ export const ORIGIN = "http://origin.test/base";
 
 export type Vars = Partial<Record<keyof Env, string>>;
 
+/**
+ * Waits for the next UTC minute when less than `marginMs` of this one is left, so a test that
+ * counts against the per-minute limit never straddles a window boundary (where admitting the
+ * limit again is correct behaviour, not a bug).
+ */
+export async function awayFromMinuteEdge(marginMs = 8_000): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < marginMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
 /** A unique user id per test, so Durable Object counts never leak between tests. */
 export function freshUser(prefix = "u"): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
