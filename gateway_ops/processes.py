@@ -121,17 +121,33 @@ def live_processes_in_group(pgid: int) -> list[int]:
 
 def run_checked(name: str, argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
                 timeout: float = 120) -> str:
-    """Runs a short command to completion in its own group; raises StackError with its output on failure."""
+    """Runs a short command to completion in its own process group; raises StackError with its
+    output on failure. On a timeout or an interruption (Ctrl-C, SIGTERM) the whole group is
+    killed: wrangler's node and workerd children would otherwise keep running."""
     try:
-        done = subprocess.run(
-            list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=timeout, start_new_session=True,
+        process = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
     except FileNotFoundError as error:
         raise StackError(f"Cannot run {name}: {error.filename} was not found.") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_group(process)
         raise StackError(f"{name} did not finish within {timeout:.0f} s.") from None
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip().splitlines()[-15:]
-        raise StackError(f"{name} failed (exit {done.returncode}):\n" + "\n".join(output))
-    return done.stdout
+    except BaseException:
+        _kill_group(process)
+        raise
+    if process.returncode != 0:
+        output = (stdout + stderr).strip().splitlines()[-15:]
+        raise StackError(f"{name} failed (exit {process.returncode}):\n" + "\n".join(output))
+    return stdout
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=5)

@@ -3,7 +3,7 @@
  * Runs the gateway Worker locally for the local stack (`gateway-ops up`), through wrangler's
  * programmatic API with the devtools inspector off: measured on 2 cores it serves about twice
  * the requests/s of `wrangler dev`, whose inspector relays every KV/D1 call to node (see
- * bench/stack_bench.py). KV, D1 and Durable Objects persist under --persist exactly as
+ * bench/worker_bench.py). KV, D1 and Durable Objects persist under --persist exactly as
  * `wrangler dev --persist-to` would keep them.
  *
  *   node scripts/dev-server.mjs --port 8787 --persist ../.gateway
