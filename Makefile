@@ -55,6 +55,7 @@ up: install
 
 bench: install
 	$(PY) bench/worker_bench.py
+	$(PY) bench/loadtest_bench.py
 
 clean:
 	rm -rf $(VENV) worker/node_modules worker/.wrangler

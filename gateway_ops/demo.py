@@ -14,6 +14,9 @@ from .stack import StackConfig, local_stack
 #: (notebook, parameters) in event order; later issues add theirs.
 DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
     ("04_smoke_test", {"target": "local"}),
+    ("05_attendees", {"attendee_count": 5}),
+    ("06_rate_limit_check", {"users": 3, "requests_per_user": 60}),
+    ("07_capacity_test", {"rates": [1.0, 2.0, 3.0, 4.0, 6.0], "step_s": 4.0, "answer_length": 16, "p95_ms": 1500.0}),
 ]
 
 

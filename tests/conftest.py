@@ -5,6 +5,7 @@ can tell "first event" from "whole answer".
 """
 from __future__ import annotations
 
+import signal
 import time
 
 import httpx
@@ -17,9 +18,19 @@ ORIGIN_ARGS = ["--latency-ms", "5", "--per-token-ms", "25", "--output-tokens", "
 
 
 def start_stack(state_dir, **options) -> LocalStack:
-    config = StackConfig(port=free_port(), upstream_port=free_port(), profile="instant", origin_args=list(ORIGIN_ARGS),
-                         state_dir=state_dir, worker_settings=options.pop("worker_settings", {}), **options)
+    options.setdefault("origin_args", list(ORIGIN_ARGS))
+    options.setdefault("profile", "instant")
+    config = StackConfig(port=free_port(), upstream_port=free_port(), state_dir=state_dir,
+                         worker_settings=options.pop("worker_settings", {}), **options)
     return LocalStack(config).start()
+
+
+@pytest.fixture(autouse=True)
+def keep_sigterm_handler():
+    """CLI commands install a SIGTERM handler (to stop their children); keep pytest's own."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture
