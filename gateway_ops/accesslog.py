@@ -79,7 +79,10 @@ class CloudflareAccessLog:
                 self.database_id, account_id=self.account_id, sql=sql, params=[_d1_param(p) for p in params]
             )
         except cloudflare.APIError as error:
-            raise AccessLogError(f"The remote access-log query failed: {error}.") from None
+            from .cloudflare.errors import translate
+
+            reason = translate(error, "querying the remote access log", "D1 Edit")
+            raise AccessLogError(f"The remote access-log query failed: {reason}") from None
         rows: list[dict[str, Any]] = []
         for result in page.result if hasattr(page, "result") else page:
             rows.extend(result.results or [])

@@ -13,6 +13,9 @@ from .stack import StackConfig, local_stack
 
 #: (notebook, parameters) in event order; later issues add theirs.
 DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
+    ("01_bootstrap", {"target": "local"}),
+    ("02_secrets", {"target": "local"}),
+    ("03_deploy", {"target": "local", "user_id": "demo-deploy"}),
     ("04_smoke_test", {"target": "local"}),
     ("05_attendees", {"attendee_count": 5}),
     ("06_rate_limit_check", {"users": 3, "requests_per_user": 60}),
