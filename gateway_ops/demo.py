@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .notebooks import NotebookRun, new_run_dir, run_notebook
+from .paths import NOTEBOOKS_DIR
 from .settings import Settings
 from .stack import StackConfig, local_stack
 
@@ -23,6 +24,14 @@ DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
 ]
 
 
+def _gateway_url_for(name: str, url: str) -> dict[str, str]:
+    """Points a notebook at this rehearsal's stack, if it takes a gateway_url parameter."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"))
+    return {"gateway_url": url} if "gateway_url" in declared else {}
+
+
 def run_demo(settings: Settings, say: Callable[[str], None] = print, profile: str = "mac-mini") -> list[NotebookRun]:
     """Runs the rehearsal; returns one NotebookRun per notebook (the caller decides the exit code)."""
     run_dir = new_run_dir()
@@ -32,7 +41,7 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, profile: st
         say(f"ready {stack.url}")
         for name, parameters in DEMO_NOTEBOOKS:
             say(f"Running {name} …")
-            run = run_notebook(name, {**parameters, "gateway_url": stack.url}, run_dir=run_dir)
+            run = run_notebook(name, {**parameters, **_gateway_url_for(name, stack.url)}, run_dir=run_dir)
             say(f"  {'PASS' if run.passed else 'FAIL'}  {name}  →  {run.notebook}")
             runs.append(run)
     say(f"Stopped the local stack. Records of this rehearsal: {run_dir}")
