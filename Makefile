@@ -46,16 +46,19 @@ test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 demo: install
 	$(VENV)/bin/gateway-ops demo
 
-# The local stack in the background and JupyterLab in the foreground; Ctrl-C stops both.
+# The local stack and the live dashboard (http://127.0.0.1:8866/) in the background, JupyterLab in
+# the foreground; Ctrl-C stops all three.
 up: install
-	@trap 'kill -TERM $$STACK 2>/dev/null; wait $$STACK' EXIT; \
+	@trap 'kill -TERM $$STACK $$DASH 2>/dev/null; wait $$STACK $$DASH' EXIT; \
 	$(VENV)/bin/gateway-ops up & STACK=$$!; \
+	$(VENV)/bin/gateway-ops dashboard --port 8866 & DASH=$$!; \
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --allow-root --notebook-dir=notebooks \
 	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 bench: install
 	$(PY) bench/worker_bench.py
 	$(PY) bench/loadtest_bench.py
+	$(PY) bench/dashboard_bench.py
 
 clean:
 	rm -rf $(VENV) worker/node_modules worker/.wrangler

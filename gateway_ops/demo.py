@@ -6,13 +6,15 @@ parameters, prints what passed and where each executed notebook is, and stops th
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 
+from .exceptions import NotebookError
 from .notebooks import NotebookRun, new_run_dir, run_notebook
 from .paths import NOTEBOOKS_DIR
 from .settings import Settings
 from .stack import StackConfig, local_stack
 
-#: (notebook, parameters) in event order; later issues add theirs.
+#: (notebook, parameters) in event order, sized for a rehearsal of a few minutes.
 DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
     ("01_bootstrap", {"target": "local"}),
     ("02_secrets", {"target": "local"}),
@@ -21,6 +23,8 @@ DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
     ("05_attendees", {"attendee_count": 5}),
     ("06_rate_limit_check", {"users": 3, "requests_per_user": 60}),
     ("07_capacity_test", {"rates": [1.0, 2.0, 3.0, 4.0, 6.0], "step_s": 4.0, "answer_length": 16, "p95_ms": 1500.0}),
+    ("08_live_dashboard", {"target": "local"}),
+    ("09_event_report", {"target": "local"}),
 ]
 
 
@@ -33,16 +37,34 @@ def _gateway_url_for(name: str, url: str) -> dict[str, str]:
 
 
 def run_demo(settings: Settings, say: Callable[[str], None] = print, profile: str = "mac-mini") -> list[NotebookRun]:
-    """Runs the rehearsal; returns one NotebookRun per notebook (the caller decides the exit code)."""
+    """Runs the rehearsal; returns one NotebookRun per notebook (the caller decides the exit code).
+
+    A failing notebook is reported and the rehearsal goes on, so one run shows every problem.
+    """
     run_dir = new_run_dir()
     runs: list[NotebookRun] = []
+    report: str | None = None
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     say(f"Starting the local stack (simulated origin profile {profile!r}, state in {settings.GATEWAY_STATE_DIR}) …")
     with local_stack(StackConfig(profile=profile, state_dir=settings.GATEWAY_STATE_DIR)) as stack:
         say(f"ready {stack.url}")
         for name, parameters in DEMO_NOTEBOOKS:
             say(f"Running {name} …")
-            run = run_notebook(name, {**parameters, **_gateway_url_for(name, stack.url)}, run_dir=run_dir)
+            parameters = {**parameters, **_gateway_url_for(name, stack.url)}
+            if name == "09_event_report":
+                parameters["since"] = started  # the report covers this rehearsal only
+            try:
+                run = run_notebook(name, parameters, run_dir=run_dir)
+            except NotebookError as error:
+                say(f"  FAIL  {name}: {error}")
+                runs.append(NotebookRun(name=name, notebook=run_dir / name / f"{name}.ipynb", result=None))
+                continue
             say(f"  {'PASS' if run.passed else 'FAIL'}  {name}  →  {run.notebook}")
+            if run.result and run.result.get("report"):
+                report = str(run.result["report"])
+                say(f"  event report: {report}")
             runs.append(run)
     say(f"Stopped the local stack. Records of this rehearsal: {run_dir}")
+    if report:
+        say(f"Event report of this rehearsal: {report}")
     return runs

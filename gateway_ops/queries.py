@@ -182,14 +182,23 @@ def rows_for_user_prefix(log: AccessLog, prefix: str, after_id: int) -> pd.DataF
 _ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
+def _range_predicate(min_id: int, max_id: int, since_iso: str, until_iso: str) -> str:
+    for value in (since_iso, until_iso):
+        if not _ISO_Z.fullmatch(value):
+            raise ValueError(f"not a created_at timestamp: {value!r}")
+    return (f"id >= {int(min_id)} AND id <= {int(max_id)} "
+            f"AND created_at >= '{since_iso}' AND created_at < '{until_iso}'")
+
+
+def count_range_statement(min_id: int, max_id: int, since_iso: str, until_iso: str) -> str:
+    """How many rows DELETE_RANGE would delete, values written in (see ``delete_range_statement``)."""
+    return f"SELECT COUNT(*) AS rows FROM requests WHERE {_range_predicate(min_id, max_id, since_iso, until_iso)}"
+
+
 def delete_range_statement(min_id: int, max_id: int, since_iso: str, until_iso: str) -> str:
     """DELETE_RANGE with its values written in, for ``wrangler d1 execute --command`` (which binds none).
 
     Only integers and timestamps in ``created_at``'s exact format are accepted, so nothing else can
     reach the SQL text.
     """
-    for value in (since_iso, until_iso):
-        if not _ISO_Z.fullmatch(value):
-            raise ValueError(f"not a created_at timestamp: {value!r}")
-    return (f"DELETE FROM requests WHERE id >= {int(min_id)} AND id <= {int(max_id)} "
-            f"AND created_at >= '{since_iso}' AND created_at < '{until_iso}'")
+    return f"DELETE FROM requests WHERE {_range_predicate(min_id, max_id, since_iso, until_iso)}"

@@ -1,0 +1,96 @@
+"""Constructed access-log rows and databases for the dashboard tests, and real traffic for the stack ones."""
+from __future__ import annotations
+
+import concurrent.futures
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from gateway_ops.accesslog import D1_SUBDIR
+from gateway_ops.paths import MIGRATIONS_DIR
+
+NOW = pd.Timestamp("2026-11-28T10:30:30Z")
+COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "latency_ms", "ttfb_ms", "tokens_est",
+           "stream", "error_class", "ip_hash", "created_at")
+
+
+def iso(moment) -> str:
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def row(user: str, seconds_ago: float, status: int = 200, latency: int = 100, ttfb: int | None = 20,
+        tokens: int | None = 10, now=NOW, **extra) -> dict:
+    """One ``requests`` row, ``seconds_ago`` before ``now``."""
+    return {"request_id": extra.pop("request_id", uuid.uuid4().hex), "user_id": user, "method": "POST",
+            "endpoint": "/v1/chat/completions", "model": "m", "status": status, "latency_ms": latency,
+            "ttfb_ms": ttfb, "tokens_est": tokens, "stream": 0, "error_class": None if status < 400 else "x",
+            "ip_hash": None, "created_at": iso(pd.Timestamp(now) - pd.Timedelta(seconds=seconds_ago)), **extra}
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as the log returns them (ids in insertion order)."""
+    result = pd.DataFrame(rows, columns=list(COLUMNS))
+    result.insert(0, "id", range(1, len(result) + 1))
+    return result
+
+
+class LogFile:
+    """A local-D1-shaped SQLite file from migrations/0001_init.sql, that ``LocalAccessLog`` reads."""
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = Path(state_dir)
+        folder = self.state_dir / D1_SUBDIR
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "test.sqlite"
+        with sqlite3.connect(self.path) as db:
+            db.executescript((MIGRATIONS_DIR / "0001_init.sql").read_text())
+
+    def add(self, rows: list[dict]) -> None:
+        with sqlite3.connect(self.path) as db:
+            db.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                           [tuple(r[c] for c in COLUMNS) for r in rows])
+
+    def execute(self, sql: str, params=()) -> list:
+        with sqlite3.connect(self.path) as db:
+            return db.execute(sql, params).fetchall()
+
+
+def fresh_user(prefix: str = "dash") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: int = 10,
+         headers: dict[str, str] | None = None) -> list[int]:
+    """``count`` requests for ``user`` through the gateway (every ``chat_every``-th a chat completion)."""
+    def one(i: int) -> int:
+        headers_ = {"X-User-ID": user, **(headers or {})}
+        if chat_every and i % chat_every == 0:
+            return httpx.post(f"{url}/v1/chat/completions", headers=headers_, timeout=30,
+                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                                    "max_tokens": 4}).status_code
+        return httpx.get(f"{url}/v1/models", headers=headers_, timeout=30).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def wait_for_rows(log, user: str, expected: int, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = int(log.query("SELECT COUNT(*) AS n FROM requests WHERE user_id = ?", [user]).iloc[0]["n"])
+        if found >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def away_from_minute_boundary(margin: float = 8.0) -> None:
+    """The limit is per UTC minute: start a burst with at least ``margin`` seconds left in the minute."""
+    left = 60 - (time.time() % 60)
+    if left < margin:
+        time.sleep(left + 0.5)
