@@ -80,6 +80,7 @@ def run_notebook(name: str, parameters: dict[str, Any] | None = None, *, run_dir
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     parameters = dict(parameters or {})
     check_parameters(parameters)
@@ -93,6 +94,8 @@ def run_notebook(name: str, parameters: dict[str, Any] | None = None, *, run_dir
         papermill.execute_notebook(
             str(source), str(output), parameters={**parameters, "out_dir": str(out_dir)},
             cwd=str(out_dir), kernel_name="python3", progress_bar=False, log_output=False,
+            # The kernel talks over Unix sockets, not loopback TCP: no port, nothing in plain text.
+            config=Config({"KernelManager": {"transport": "ipc"}}),
         )
     except PapermillExecutionError as error:
         raise NotebookError(
