@@ -85,20 +85,8 @@ class ManagedProcess:
         process = self._process
         if process is None:
             return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop within %.0f s; killing it", self.name, grace)
-        # The leader may be gone while children of its group linger: kill whatever is left.
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=5)
+        if not stop_group(process, grace):
+            logger.warning("%s did not stop within %.0f s; killed it", self.name, grace)
         self._process = None
 
 
@@ -134,10 +122,10 @@ def run_checked(name: str, argv: Sequence[str], *, cwd: Path | None = None, env:
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(process)
+        stop_group(process, grace=0)
         raise StackError(f"{name} did not finish within {timeout:.0f} s.") from None
     except BaseException:
-        _kill_group(process)
+        stop_group(process, grace=0)
         raise
     if process.returncode != 0:
         output = (stdout + stderr).strip().splitlines()[-15:]
@@ -145,9 +133,22 @@ def run_checked(name: str, argv: Sequence[str], *, cwd: Path | None = None, env:
     return stdout
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def stop_group(process: subprocess.Popen, grace: float = 10.0) -> bool:
+    """SIGTERM to the process's whole group, then, after at most ``grace`` seconds, SIGKILL to
+    whatever is left of it: the leader may be gone while children of its group linger. Safe to
+    call when the process has already ended. Returns whether the leader ended within ``grace``."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=grace)
+        in_time = True
+    except subprocess.TimeoutExpired:
+        in_time = False
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     process.wait(timeout=5)
+    return in_time

@@ -26,6 +26,7 @@ from ..cloudflare_api import make_client, require_account_id
 from ..exceptions import SettingsError
 from ..log import logger
 from ..paths import WORKER_DIR
+from ..processes import stop_group
 from ..results import Check
 from ..settings import Settings
 from ..smoke import run_smoke
@@ -139,11 +140,11 @@ def _stream(argv: list[str], cwd: Path, env: dict[str, str], on_line: Callable[[
     def watchdog() -> None:
         while process.poll() is None:
             if stop is not None and stop.is_set():
-                _stop_group(process)
+                stop_group(process, grace=5)
                 return
             if deadline is not None and time.monotonic() > deadline:
                 timed_out.set()
-                _stop_group(process)
+                stop_group(process, grace=5)
                 return
             time.sleep(0.1)
 
@@ -158,24 +159,11 @@ def _stream(argv: list[str], cwd: Path, env: dict[str, str], on_line: Callable[[
                 on_line(line)
         code = process.wait()
     except BaseException:
-        _stop_group(process)
+        stop_group(process, grace=5)
         raise
     if timed_out.is_set():
         raise WranglerError(f"wrangler {argv[1]} did not finish within {timeout:.0f} s: check the network and try again.")
     return code, list(kept)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def deploy(settings: Settings, *, wrangler: Path | None = None, worker_dir: Path = WORKER_DIR,
