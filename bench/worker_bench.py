@@ -50,6 +50,7 @@ from typing import TypeVar
 import aiohttp
 
 from gateway_ops.exceptions import StackError
+from gateway_ops.loadtest.ratelimit import wait_before_start
 from gateway_ops.paths import WORKER_DIR
 from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import HOST, WRANGLER_ENV, WORKER_SETTING_NAMES, apply_local_migrations, free_port, local_stack
@@ -361,18 +362,12 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def seconds_left_in_minute() -> float:
-    """Seconds until the next UTC minute, when the Durable Object starts a new window."""
-    now = time.time()
-    return 60.0 - (now % 60.0)
-
-
 async def wait_for_room_in_minute(margin: float) -> None:
     """Waits into the next UTC minute if fewer than `margin` s remain, so a burst stays in one window."""
-    left = seconds_left_in_minute()
-    if left < margin:
-        log(f"    waiting {left + 0.2:.1f} s for the next UTC minute")
-        await asyncio.sleep(left + 0.2)
+    wait = wait_before_start(time.time(), margin)
+    if wait:
+        log(f"    waiting {wait:.1f} s for the next UTC minute")
+        await asyncio.sleep(wait)
 
 
 async def one_burst(session: aiohttp.ClientSession, url: str, size: int, in_flight: int, user: str) -> BurstResult:

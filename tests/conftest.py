@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway_ops.accesslog import LocalAccessLog
+from gateway_ops.loadtest.ratelimit import wait_before_start
 from gateway_ops.stack import LocalStack, StackConfig, free_port
 
 ORIGIN_ARGS = ["--latency-ms", "5", "--per-token-ms", "25", "--output-tokens", "16", "--jitter", "0"]
@@ -84,9 +85,7 @@ def gateway_env(stack, monkeypatch):
 def wait_unless_minute_has(seconds: float = 8.0) -> None:
     """Sleeps into the next UTC minute unless `seconds` are left in this one, so a count against
     the per-minute limit never straddles a window boundary (where admitting again is correct)."""
-    left = 60 - time.time() % 60
-    if left < seconds:
-        time.sleep(left + 0.1)
+    time.sleep(wait_before_start(time.time(), seconds))
 
 
 @pytest.fixture
