@@ -36,7 +36,7 @@ $(NPM_STAMP): worker/package-lock.json worker/package.json
 # npm ci's postinstall already wrote it; this rule only runs when wrangler.toml is newer (or the
 # file is missing, e.g. after `npm ci --ignore-scripts`).
 $(WORKER_TYPES): worker/wrangler.toml | $(NPM_STAMP)
-	cd worker && npm run --silent cf-typegen >/dev/null
+	cd worker && WRANGLER_LOG=error npm run --silent cf-typegen
 
 $(CHROMIUM):
 	apt-get update -qq
