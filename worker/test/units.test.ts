@@ -2,7 +2,9 @@
  * Pure pieces of the gateway, tested without a request: window arithmetic, user ids, keys,
  * body inspection, header filtering, event splitting and the access-log row.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { GatewayConfig } from "../src/config";
+import type { Identity } from "../src/middleware/identifyUser";
 import { accessRecordOf, type RequestFacts } from "../src/lib/accessLog";
 import { inspectJsonBody } from "../src/lib/body";
 import { ipHash, userKeyFor, verifyUserKey } from "../src/lib/crypto";
@@ -10,6 +12,7 @@ import { checkUserId, claimedUserId } from "../src/lib/userId";
 import { takeToken, windowStartOf } from "../src/limiter/window";
 import { clientResponseHeaders, upstreamRequestHeaders, upstreamUrl } from "../src/upstream/headers";
 import { splitEvents } from "../src/upstream/meterEventStream";
+import type { AppEnv } from "../src/types";
 import { totalTokensInEvent, totalTokensInJson } from "../src/upstream/usage";
 
 describe("takeToken (fixed UTC-minute window)", () => {
@@ -250,5 +253,17 @@ describe("accessRecordOf", () => {
 
   it("logs no model or stream flag when the body was never read", () => {
     expect(accessRecordOf({ ...facts, body: null })).toMatchObject({ model: null, stream: false });
+  });
+});
+
+describe("context types (checked by tsc)", () => {
+  it("declare as optional what a stage may not have set, and only the request id as always there", () => {
+    type Vars = AppEnv["Variables"];
+    expectTypeOf<Vars["requestId"]>().toEqualTypeOf<string>();
+    expectTypeOf<Vars["config"]>().toEqualTypeOf<GatewayConfig | undefined>();
+    expectTypeOf<Vars["user"]>().toEqualTypeOf<Identity | undefined>();
+    expectTypeOf<Vars>().pick<"body" | "origin" | "originCredential" | "answeredError">().toEqualTypeOf<
+      Partial<Pick<Vars, "body" | "origin" | "originCredential" | "answeredError">>
+    >();
   });
 });

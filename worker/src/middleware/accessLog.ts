@@ -36,7 +36,8 @@ export function accessLog() {
     if (UNLOGGED_PATHS.has(c.req.path)) return;
     const { user, config, body, origin, answeredError } = c.var;
     // Logged under its identity once known, else under what it claims (or a placeholder).
-    const userId = user?.userId ?? claimedUserId(checkUserId(c.req.header("X-User-ID") ?? null), config?.allowAnonymous ?? false);
+    const claimed = checkUserId(c.req.header("X-User-ID") ?? null);
+    const userId = user?.userId ?? claimedUserId(claimed, config?.allowAnonymous ?? false);
     const status = c.res.status;
     const ip = c.req.header("CF-Connecting-IP") ?? null;
     const salt = c.env.IP_HASH_SALT || null;
