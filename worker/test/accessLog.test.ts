@@ -3,7 +3,7 @@
  * row (every column), so a field written by the wrong stage, or overwritten, shows up here.
  */
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { userKeyFor } from "../src/lib/crypto";
 import {
   awayFromMinuteEdge,
@@ -18,7 +18,6 @@ import {
   type LogRow,
 } from "./helpers";
 
-beforeEach(() => awayFromMinuteEdge(), 15_000);
 afterEach(() => vi.restoreAllMocks());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -106,6 +105,7 @@ describe("requests the gateway refuses before the origin", () => {
   });
 
   it("over the limit", async () => {
+    await awayFromMinuteEdge(); // both requests must fall in one UTC minute
     mockOrigin(() => jsonResponse({}));
     const user = freshUser();
     const vars = { RATE_LIMIT_PER_MINUTE: "1" };
@@ -118,7 +118,7 @@ describe("requests the gateway refuses before the origin", () => {
       { user_id: user, method: "POST", endpoint: "/v1/chat/completions", model: "test-model", status: 429, error_class: "rate_limited" },
       false,
     );
-  });
+  }, 15_000);
 
   it("a blocked user", async () => {
     const user = freshUser();
