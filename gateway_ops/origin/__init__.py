@@ -2,9 +2,11 @@
 
 It models a real workshop origin's limits (a few generation slots, a bounded queue, token-paced
 latency), injects the faults the gateway must survive, and records every request it receives so
-tests can assert what the gateway forwarded.
+tests can assert what the gateway forwarded. Run strict, it also refuses what a real server
+refuses: a missing or wrong credential (401), an unknown model (404), a malformed body (400).
 """
 
+from .access import AccessSettings
 from .app import create_app
 from .capacity import Capacity, LatencyModel, Lease, QueueFull, Timing
 from .faults import FAULT_HEADER, FaultKind, FaultPlan, FaultSettings, plan_faults
@@ -14,6 +16,7 @@ from .server import main, running_app, running_origin, serve
 from .settings import OriginSettings
 
 __all__ = [
+    "AccessSettings",
     "FAULT_HEADER",
     "PROFILES",
     "Capacity",
