@@ -13,12 +13,14 @@ import re
 import sqlite3
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import httpx
+
+from .openapi_check import Exchange
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-Vx9Yq2Lm8Rt4"
@@ -116,6 +118,13 @@ class FakeCloudflare:
     requests: list[Recorded] = field(default_factory=list)
     #: (method, path regex) → list of responses/exceptions served before the normal handler
     injected: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: every request with its answer, for the schema check (``requests`` may be cleared by a test)
+    exchanges: list[Exchange] = field(default_factory=list)
+    #: the fakes made since the last ``created.clear()``: the conftest checks each one's exchanges
+    created: ClassVar[list["FakeCloudflare"]] = []
+
+    def __post_init__(self) -> None:
+        FakeCloudflare.created.append(self)
 
     # --- test helpers -------------------------------------------------------------------------
     def http_client(self) -> httpx.Client:
@@ -143,6 +152,21 @@ class FakeCloudflare:
 
     # --- the handler --------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix(PREFIX)
+        exchange = Exchange(request.method, path, {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()},
+                            request.headers.get("content-type", ""), request.content)
+        try:
+            response = self._handle(request)
+        except Exception:
+            self.exchanges.append(exchange)
+            raise
+        response.read()
+        self.exchanges.append(replace(
+            exchange, status=response.status_code, response_type=response.headers.get("content-type", ""),
+            response_body=response.content))
+        return response
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix(PREFIX)
         query = {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()}
         body: Any = None
