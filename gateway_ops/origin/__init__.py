@@ -12,7 +12,7 @@ from .capacity import Capacity, LatencyModel, Lease, QueueFull, Timing
 from .faults import FAULT_HEADER, FaultKind, FaultPlan, FaultSettings, plan_faults
 from .profiles import PROFILES, Profile, resolve_profile
 from .recorder import ReceivedRequest, Recorder
-from .server import main, running_app, running_origin, serve
+from .server import main, running_app, running_origin, serve, strict_args
 from .settings import OriginSettings
 
 __all__ = [
@@ -38,4 +38,5 @@ __all__ = [
     "running_app",
     "running_origin",
     "serve",
+    "strict_args",
 ]

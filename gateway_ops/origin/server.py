@@ -226,6 +226,24 @@ def settings_from_args(args: argparse.Namespace) -> OriginSettings:
     )
 
 
+def strict_args(
+    *, api_key_env: str | None = None, codex_token_env: str | None = None, models: Sequence[str] = DEFAULT_MODELS
+) -> list[str]:
+    """Arguments that run the origin as strict as a real server, for ``StackConfig.origin_args``.
+
+    Credentials are named by environment variable, so their values stay out of the process list;
+    the origin inherits the environment of whoever starts it. Example:
+    ``strict_args(api_key_env="GATEWAY_CLIENT_API_KEY")``, or in codex mode
+    ``strict_args(codex_token_env="GATEWAY_CODEX_TOKEN")``.
+    """
+    args = ["--models", ",".join(models), "--reject-unknown-models"]
+    if api_key_env is not None:
+        args += ["--api-key-env", api_key_env]
+    if codex_token_env is not None:
+        args += ["--codex-token-env", codex_token_env]
+    return args
+
+
 def _names(raw: str) -> list[str]:
     return [name.strip() for name in raw.split(",") if name.strip()]
 

@@ -223,3 +223,18 @@ def test_cli_codex_mode_reads_the_token_from_the_environment(monkeypatch: pytest
     settings = settings_from_args(args)
     assert settings.access.mode == "codex" and settings.access.codex_token == "codex-secret-1"
     assert settings.models == ("a", "b") and settings.reject_unknown_models is False
+
+
+def test_strict_args_for_the_stack_run_the_origin_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway_ops.origin import strict_args
+    from gateway_ops.origin.server import build_parser, settings_from_args
+
+    monkeypatch.setenv("GATEWAY_CLIENT_API_KEY", "sk-client-key-3")
+    argv = strict_args(api_key_env="GATEWAY_CLIENT_API_KEY", models=["m1", "m2"])
+    assert "sk-client-key-3" not in " ".join(argv)
+    settings = settings_from_args(build_parser().parse_args(argv))
+    assert settings.access.mode == "api-key" and settings.access.api_key == "sk-client-key-3"
+    assert settings.models == ("m1", "m2") and settings.reject_unknown_models
+    monkeypatch.setenv("GATEWAY_CODEX_TOKEN", "codex-token-4")
+    codex = settings_from_args(build_parser().parse_args(strict_args(codex_token_env="GATEWAY_CODEX_TOKEN")))
+    assert codex.access.mode == "codex" and codex.models == ("gpt-4o-mini", "llama3.2:3b")
