@@ -4,7 +4,9 @@ Payloads follow Cloudflare's API documentation: the ``{"success", "errors", "mes
 "result"}`` envelope (``result_info`` on list endpoints, paginated by ``page``/``per_page``),
 error envelopes with Cloudflare's codes, and D1's query results. D1 databases are real SQLite
 databases, so SQL sent by the migrator or the access log really runs (statements of one request
-run atomically, as D1 runs them). Every request is recorded for assertions.
+run atomically, as D1 runs them). Every request is recorded for assertions, and every exchange
+(request and answer) is checked after each test against Cloudflare's published OpenAPI schema
+(``openapi_check.py``, ``cloudflare_openapi_subset.json``).
 """
 from __future__ import annotations
 
