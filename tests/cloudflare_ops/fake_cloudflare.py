@@ -212,7 +212,7 @@ class FakeCloudflare:
     def verified(self) -> httpx.Response:
         return httpx.Response(200, json=envelope(
             {"id": "ed17574386854bf78a67040be0a770b0", "status": self.token_status},
-            messages=[{"code": 10000, "message": "This API Token is valid and active", "type": None}]))
+            messages=[{"code": 10000, "message": "This API Token is valid and active"}]))
 
     def account_route(self, method: str, rest: str, query: dict, body: Any) -> httpx.Response:
         if rest == "/storage/kv/namespaces":
@@ -227,8 +227,7 @@ class FakeCloudflare:
                                                           "supports_url_encoding": True}))
         if rest == "/d1/database":
             if method == "GET":
-                items = [{"uuid": d.uuid, "name": d.name, "version": "production", "created_at": d.created_at,
-                          "file_size": 12288, "num_tables": len(d.tables())}
+                items = [{"uuid": d.uuid, "name": d.name, "version": "production", "created_at": d.created_at}
                          for d in self.d1.values() if query.get("name", "") in d.name]
                 return self.page(items, query, default_per_page=1000)
             if method == "POST":
@@ -245,7 +244,7 @@ class FakeCloudflare:
         if rest == "/workers/scripts" and method == "GET":
             return httpx.Response(200, json=envelope([
                 {"id": name, "created_on": "2026-11-28T09:00:00Z", "modified_on": "2026-11-28T09:00:00Z",
-                 "etag": uuid.uuid4().hex, "handlers": ["fetch"]} for name in self.scripts]))
+                 "etag": uuid.uuid4().hex} for name in self.scripts]))
         if match := re.fullmatch(r"/workers/scripts/([^/]+)", rest):
             if method == "PUT":
                 raw = body if isinstance(body, bytes) else b""
@@ -253,8 +252,7 @@ class FakeCloudflare:
                     return error_response(400, 10021, "Uncaught SyntaxError: no metadata part")
                 script = self.scripts.setdefault(match.group(1), {"secrets": {}, "uploads": 0})
                 script["uploads"] += 1
-                return httpx.Response(200, json=envelope({"id": match.group(1), "etag": uuid.uuid4().hex,
-                                                          "handlers": ["fetch"]}))
+                return httpx.Response(200, json=envelope({"id": match.group(1), "etag": uuid.uuid4().hex}))
         if match := re.fullmatch(r"/workers/scripts/([^/]+)/secrets", rest):
             script = self.scripts.get(match.group(1))
             if script is None:
@@ -272,7 +270,5 @@ class FakeCloudflare:
         page = int(query.get("page", 1))
         per_page = int(query.get("per_page", default_per_page))
         chunk = items[(page - 1) * per_page: page * per_page]
-        total_pages = max(1, -(-len(items) // per_page))
         return httpx.Response(200, json=envelope(chunk, result_info={
-            "page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items),
-            "total_pages": total_pages}))
+            "page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items)}))

@@ -4,7 +4,9 @@ The fake is the only stand-in for Cloudflare in the suite, so a payload it inven
 client code pass against an API that does not exist. :class:`CloudflareSchema` reads the vendored
 subset (``cloudflare_openapi_subset.json``, made by ``vendor_openapi_subset.py``) and lists, for one
 :class:`Exchange`, everything that disagrees with it: an endpoint the subset does not have, path and
-query parameters, the JSON or multipart request body, an undocumented status, the response body.
+query parameters, the JSON or multipart request body, an undocumented status, the response body,
+and any response property the schema does not declare (a fake must not invent fields the client
+could come to rely on).
 
 The schema is OpenAPI 3.0, read with ``jsonschema`` (Draft 4 rules, as OpenAPI 3.0 builds on them)
 after two translations: ``nullable: true`` becomes "or null", and ``oneOf`` is read as ``anyOf``,
@@ -190,7 +192,10 @@ class CloudflareSchema:
         instance, problem = _json(exchange.response_body, "response")
         if problem:
             return [problem]
-        return [f"response body {p}" for p in self._errors(pointer, instance)]
+        self._errors(pointer, instance)  # builds the inlined schema
+        undeclared = _undeclared(self._validators[pointer].schema, instance, "")
+        return [f"response body {p}" for p in self._errors(pointer, instance)] + [
+            f"response body at {where}: property {name!r} is not in the schema" for where, name in undeclared]
 
     def _inline(self, node: Any, open_refs: frozenset[str]) -> Any:
         """``node`` with each ``$ref`` replaced by its target (validating through references is
@@ -212,6 +217,40 @@ class CloudflareSchema:
             _, _, kind, name = node["$ref"].split("/", 3)
             node = self.subset["components"][kind][name]
         return node
+
+
+def _branches(schema: Any) -> list[dict[str, Any]]:
+    """``schema`` and every schema it combines (allOf/anyOf), flattened."""
+    if not isinstance(schema, dict):
+        return []
+    found = [schema]
+    for key in ("allOf", "anyOf"):
+        for part in schema.get(key, []):
+            found += _branches(part)
+    return found
+
+
+def _undeclared(schema: Any, instance: Any, where: str) -> list[tuple[str, str]]:
+    """Keys of ``instance`` that no branch of ``schema`` declares, where some branch declares keys:
+    a fake must not invent fields the client could come to rely on."""
+    branches = _branches(schema)
+    if isinstance(instance, list):
+        items = [b["items"] for b in branches if isinstance(b.get("items"), dict)]
+        return [found for index, item in enumerate(instance)
+                for found in _undeclared({"allOf": items}, item, f"{where}/{index}")]
+    if not isinstance(instance, dict):
+        return []
+    declared: dict[str, list[Any]] = {}
+    for branch in branches:
+        for name, sub in branch.get("properties", {}).items():
+            declared.setdefault(name, []).append(sub)
+    if not declared or any(b.get("additionalProperties") not in (None, False) for b in branches):
+        return []
+    found = [(where or "/", name) for name in instance if name not in declared]
+    for name, subs in declared.items():
+        if name in instance:
+            found += _undeclared({"allOf": subs}, instance[name], f"{where}/{name}")
+    return found
 
 
 def _where(path: Any) -> str:
