@@ -17,8 +17,8 @@ httpcore's exceptions in ``map_httpcore_exceptions()`` — so no caller above th
         ├── NameClashError           wrangler.toml and the account disagree about a resource
         ├── PreflightError           the token cannot do what bootstrap needs
         ├── MigrationError           a D1 migration failed (and was rolled back)
-        └── WranglerError            wrangler is missing or failed
-            └── WranglerNotInstalledError
+        └── WranglerError            wrangler failed or timed out (``wrangler`` runs it)
+            └── WranglerNotInstalledError  the Worker's packages, and so wrangler, are not installed
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class MigrationError(CloudflareError):
 
 
 class WranglerError(CloudflareError):
-    """wrangler failed (deploy, tail)."""
+    """wrangler failed or timed out (any command run through ``cloudflare.wrangler``)."""
 
 
 class WranglerNotInstalledError(WranglerError):
