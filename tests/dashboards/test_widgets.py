@@ -194,7 +194,7 @@ def test_the_banner_time_is_utc_as_its_label_says(log, monkeypatch):
     time.tzset()
     try:
         board = Dashboard(LiveFeed(log, clock=lambda: pd.Timestamp("2026-11-28T09:15:42Z").to_pydatetime()))
-        board.feed.last = None  # a redraw failure before any refresh finished
+        board.feed.history.clear()  # a redraw failure before any refresh finished
         board.render_error = "could not redraw"
         board._render_status()
         assert "Data source problem at 09:15:42 UTC" in board.banner.value
