@@ -1,5 +1,5 @@
-"""The hierarchy drawn in gateway_ops/exceptions.py (and cloudflare/errors.py) is the real one:
-every GatewayOpsError subclass in the package is drawn under its real parent, in its real module."""
+"""The hierarchy drawn in gateway_ops/exceptions.py is the real one: every GatewayOpsError subclass
+in the package is drawn under its real parent, in its real module."""
 from __future__ import annotations
 
 import importlib
@@ -10,7 +10,6 @@ import pytest
 
 import gateway_ops
 from gateway_ops import exceptions
-from gateway_ops.cloudflare import errors as cloudflare_errors
 from gateway_ops.exceptions import GatewayOpsError
 
 #: "    │   └── PortInUseError      [module] text": the class name, where it starts, and its module.
@@ -71,14 +70,6 @@ def problems(doc: str, actual: dict[str, tuple[str | None, str]], home: str) -> 
 def test_the_package_hierarchy_is_drawn_whole_and_right():
     assert problems(exceptions.__doc__, real(GatewayOpsError), "gateway_ops.exceptions") == []
     assert len(drawn(exceptions.__doc__)) == 24  # GatewayOpsError and its 23 subclasses
-
-
-def test_the_cloudflare_subtree_is_drawn_right():
-    cloudflare = {name: place for name, place in real(GatewayOpsError).items()
-                  if name == "GatewayOpsError" or issubclass(getattr(cloudflare_errors, name, object),
-                                                             cloudflare_errors.CloudflareError)}
-    assert len(cloudflare) == 14  # GatewayOpsError, CloudflareError and its 12 subclasses
-    assert problems(cloudflare_errors.__doc__, cloudflare, "gateway_ops.cloudflare.errors") == []
 
 
 @pytest.mark.parametrize("edit, complaint", [

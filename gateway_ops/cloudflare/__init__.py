@@ -15,8 +15,9 @@ that share a module's name (``bootstrap.bootstrap``, ``deploy.deploy``, ``deploy
 ``preflight.preflight``) are imported from their modules, so that
 ``gateway_ops.cloudflare.bootstrap`` stays the module.
 """
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 _EXPORTS = {
     "BootstrapReport": "bootstrap",
@@ -58,14 +59,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module 'gateway_ops.cloudflare' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only

@@ -64,28 +64,20 @@ def _sources():
         yield path.relative_to(PACKAGE).as_posix(), ast.parse(path.read_text())
 
 
+def _constants_outside(owner: str, values: tuple[str, ...]) -> list[str]:
+    """Where a string constant equal to one of ``values`` appears in any module but ``owner``."""
+    return [f"{name}:{node.lineno} {node.value!r}" for name, tree in _sources() if name != owner
+            for node in ast.walk(tree) if isinstance(node, ast.Constant) and node.value in values]
+
+
 def test_only_the_wrangler_module_starts_wrangler():
     """No other module builds wrangler's path, its environment or its local-storage options."""
-    offenders = []
-    for name, tree in _sources():
-        if name == "cloudflare/wrangler.py":
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and node.value in (".bin", "--persist-to", "WRANGLER_SEND_METRICS",
-                                                                 "CLOUDFLARE_CF_FETCH_ENABLED"):
-                offenders.append(f"{name}:{node.lineno} {node.value!r}")
-    assert offenders == []
+    assert _constants_outside("cloudflare/wrangler.py", (".bin", "--persist-to", "WRANGLER_SEND_METRICS",
+                                                         "CLOUDFLARE_CF_FETCH_ENABLED")) == []
 
 
 def test_binding_names_are_spelled_only_in_wrangler_toml():
-    offenders = []
-    for name, tree in _sources():
-        if name == "cloudflare/wrangler_toml.py":
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and node.value in (KV_BINDING, D1_BINDING, "RATE_LIMITER"):
-                offenders.append(f"{name}:{node.lineno} {node.value!r}")
-    assert offenders == []
+    assert _constants_outside("cloudflare/wrangler_toml.py", (KV_BINDING, D1_BINDING, "RATE_LIMITER")) == []
 
 
 def _imports(tree) -> set[str]:
