@@ -2,8 +2,8 @@
 
 ``deploy`` runs ``wrangler deploy`` through ``cloudflare.wrangler`` (the account and token from
 settings in the child's environment), streams its progress lines to the caller, and reads the
-deployed URL and version id from its output. ``deploy_and_smoke`` then runs the smoke test against that URL, with the remote
-access log. ``tail`` wraps ``wrangler tail`` for live logs.
+deployed URL and version id from its output. ``deploy_and_smoke`` then runs the smoke test
+against that URL, with the remote access log. ``tail`` wraps ``wrangler tail`` for live logs.
 """
 from __future__ import annotations
 
@@ -85,7 +85,6 @@ def deploy(settings: Settings, *, wrangler: Path | None = None, worker_dir: Path
     config = config_in(worker_dir)
     if not (config.kv_id and config.d1_id):
         raise SettingsError(f"worker/wrangler.toml has no KV id or D1 database_id yet: {RUN_BOOTSTRAP}.")
-    wrangler_cli.find_wrangler(wrangler, worker_dir)
     code, output = wrangler_cli.stream(["deploy"], wrangler_cli.cloudflare_env(settings), worker_dir=worker_dir,
                                        wrangler=wrangler, on_line=on_line, timeout=timeout)
     if code != 0:
@@ -104,7 +103,6 @@ def tail(settings: Settings, *, wrangler: Path | None = None, worker_dir: Path =
     if output_format not in ("pretty", "json"):
         raise SettingsError("The tail format must be pretty or json.")
     config = config_in(worker_dir)
-    wrangler_cli.find_wrangler(wrangler, worker_dir)
     env = wrangler_cli.cloudflare_env(settings)
     stopper = stop or threading.Event()
     if duration is not None:
