@@ -2,18 +2,16 @@
 ``d1_migrations`` table — and wrangler 4.86 itself agrees with what gateway_ops recorded."""
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
 from gateway_ops.accesslog import find_local_database
+from gateway_ops.cloudflare import wrangler
 from gateway_ops.cloudflare.errors import MigrationError
 from gateway_ops.cloudflare.migrator import Migrator, local_executor, migration_files, remote_executor
-from gateway_ops.paths import MIGRATIONS_DIR, WORKER_DIR
-from gateway_ops.stack import WRANGLER_ENV, apply_local_migrations
+from gateway_ops.paths import MIGRATIONS_DIR
 
 from .fake_cloudflare import ACCOUNT
 
@@ -65,7 +63,7 @@ def test_wrangler_and_gateway_ops_agree_on_the_bookkeeping(client, d1, migration
     """Same d1_migrations columns as wrangler 4.86 creates; and wrangler, reading a database that
     gateway_ops migrated, finds nothing to apply — until the record is removed."""
     state = tmp_path / "state"
-    apply_local_migrations(state)  # real wrangler, local D1
+    wrangler.apply_local_migrations(state)  # real wrangler, local D1
     local_file = find_local_database(state)
     m = migrator(client, d1, migrations)
     m.apply(progress=False)
@@ -79,11 +77,7 @@ def test_wrangler_and_gateway_ops_agree_on_the_bookkeeping(client, d1, migration
         d1.db.backup(target)
 
     def wrangler_list() -> str:
-        done = subprocess.run([str(WORKER_DIR / "node_modules" / ".bin" / "wrangler"), "d1", "migrations", "list",
-                               "DB", "--local", "--persist-to", str(state)], cwd=WORKER_DIR,
-                              env={**os.environ, **WRANGLER_ENV}, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        return wrangler.run(["d1", "migrations", "list", "DB", *wrangler.local_storage(state)])
 
     assert "No migrations to apply" in wrangler_list()
     with sqlite3.connect(local_file) as db:  # forget the record: wrangler must now call it pending

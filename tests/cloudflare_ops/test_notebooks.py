@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from gateway_ops.cloudflare_api import WRANGLER_TOML
+from gateway_ops.cloudflare.wrangler_toml import WRANGLER_TOML
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
 

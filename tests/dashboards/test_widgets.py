@@ -186,3 +186,18 @@ def test_a_page_opened_while_the_source_is_down_says_so_and_recovers(log):
     log.failing = False
     board.refresh_now.click()
     assert board.banner.layout.display == "none" and panel_total(board, "requests") == 4
+
+
+def test_the_banner_time_is_utc_as_its_label_says(log, monkeypatch):
+    """The banner says "UTC": its time comes from the feed's UTC clock, not the machine's local time."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # local time 5:30 ahead of UTC
+    time.tzset()
+    try:
+        board = Dashboard(LiveFeed(log, clock=lambda: pd.Timestamp("2026-11-28T09:15:42Z").to_pydatetime()))
+        board.feed.history.clear()  # a redraw failure before any refresh finished
+        board.render_error = "could not redraw"
+        board._render_status()
+        assert "Data source problem at 09:15:42 UTC" in board.banner.value
+    finally:
+        monkeypatch.undo()
+        time.tzset()
