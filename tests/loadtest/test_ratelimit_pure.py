@@ -10,11 +10,10 @@ from gateway_ops.loadtest.ratelimit import (
     RateLimitPlan,
     judge,
     limit_message,
-    wait_before_start,
-    wait_for_window,
     window_needed_s,
 )
 from gateway_ops.loadtest.records import Record, records_frame
+from gateway_ops.minute_window import wait_before_start, wait_for_window
 
 WALL_T0 = 1_795_858_500.0  # 09:35:00 UTC: a minute boundary
 RESET = 1_795_858_560  # the end of that minute
