@@ -148,7 +148,7 @@ def test_local_delete_goes_through_wrangler_while_the_stack_runs(make_stack, tmp
     before, user = fresh_user("keep"), fresh_user("archive")
     send(stack.url, before, 2)
     assert len(wait_for_rows(log, before, 2)) == 2
-    time.sleep(0.05)
+    time.sleep(0.05)  # not a synchronisation: `since` must fall after the millisecond stamped on those rows
     since = datetime.now(timezone.utc).isoformat()
     send(stack.url, user, 6)
     assert len(wait_for_rows(log, user, 6)) == 6
