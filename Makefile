@@ -1,6 +1,7 @@
 # organized-gateway — every target installs what it needs first, and only once.
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
+#   make test-fast  the Python tests that need no local stack, notebook kernel or browser (< 1 min)
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
 
@@ -19,7 +20,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export WRANGLER_LOG_SANITIZE := true
 
-.PHONY: demo test test-worker test-python up bench install clean
+.PHONY: demo test test-fast test-worker test-python up bench install clean
 
 install: $(PIP_STAMP) $(NPM_STAMP) $(WORKER_TYPES)
 
@@ -50,6 +51,10 @@ test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(PY) -m pytest
+
+# The markers are set from the fixtures each test uses (tests/conftest.py, tests/slow_marks.py).
+test-fast: $(PIP_STAMP)
+	$(PY) -m pytest -q -m "not stack and not notebook and not browser"
 
 demo: install
 	$(VENV)/bin/gateway-ops demo

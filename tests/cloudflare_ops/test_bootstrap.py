@@ -124,6 +124,7 @@ def test_the_report_becomes_checks_and_a_table(fake, cf_settings, worker_copy):
 
 # --- local target, for real -----------------------------------------------------------------------
 
+@pytest.mark.stack  # runs the real wrangler
 def test_local_bootstrap_migrates_a_fresh_state_folder_and_is_idempotent(cf_settings, tmp_path):
     settings = cf_settings.model_copy(update={"GATEWAY_STATE_DIR": tmp_path / "fresh-state"})
     plan = bootstrap(settings, "local", dry_run=True)

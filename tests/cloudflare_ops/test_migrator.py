@@ -59,6 +59,7 @@ def test_applying_again_applies_nothing_and_writes_nothing(fake, client, d1, mig
     assert fake.mutating() == []
 
 
+@pytest.mark.stack  # runs the real wrangler
 def test_wrangler_and_gateway_ops_agree_on_the_bookkeeping(client, d1, migrations, tmp_path):
     """Same d1_migrations columns as wrangler 4.86 creates; and wrangler, reading a database that
     gateway_ops migrated, finds nothing to apply — until the record is removed."""

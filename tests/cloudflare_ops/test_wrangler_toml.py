@@ -83,6 +83,7 @@ def test_malformed_or_incomplete_files_are_one_sentence(tmp_path):
         wrangler_toml.read_config(tmp_path / "missing.toml")
 
 
+@pytest.mark.stack  # runs the real wrangler
 def test_wrangler_reads_the_ids_bootstrap_wrote(worker_copy, tmp_path):
     """wrangler 4.86 (offline dry run) binds the KV namespace by the id we wrote."""
     for name in ("src", "node_modules", "tsconfig.json"):

@@ -1,9 +1,10 @@
-"""Constructed access-log rows and databases for the dashboard tests, and real traffic for the stack ones."""
+"""Constructed access-log rows and databases for the dashboard tests, and real traffic for the stack ones.
+
+Fresh user ids, waiting for log rows and the minute guard are the shared ones in tests/helpers.py."""
 from __future__ import annotations
 
 import concurrent.futures
 import sqlite3
-import time
 import uuid
 from pathlib import Path
 
@@ -61,10 +62,6 @@ class LogFile:
             return db.execute(sql, params).fetchall()
 
 
-def fresh_user(prefix: str = "dash") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: int = 10,
          headers: dict[str, str] | None = None) -> list[int]:
     """``count`` requests for ``user`` through the gateway (every ``chat_every``-th a chat completion)."""
@@ -78,19 +75,3 @@ def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: i
 
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(one, range(count)))
-
-
-def wait_for_rows(log, user: str, expected: int, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = int(log.query("SELECT COUNT(*) AS n FROM requests WHERE user_id = ?", [user]).iloc[0]["n"])
-        if found >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
-
-def away_from_minute_boundary(margin: float = 8.0) -> None:
-    """The limit is per UTC minute: start a burst with at least ``margin`` seconds left in the minute."""
-    left = 60 - (time.time() % 60)
-    if left < margin:
-        time.sleep(left + 0.5)
