@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ..results import Check, write_result
+from ..spreadsheet_csv import to_csv
 from .engine import EngineOptions, Run, chat_request, run_open
 from .errors import LoadTestError
 from .knee import Thresholds, find_knee, step_passes
@@ -198,7 +199,7 @@ def write_sweep_result(sweep: Sweep, out_dir: str | Path, *, limits: Sequence[in
     plot as HTML into ``out_dir``; returns what result.json holds."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sweep.frame.to_csv(out / "requests.csv", index=False)
+    to_csv(sweep.frame, out / "requests.csv")
     plan = asdict(sweep.plan)
     from .plots import sweep_figure
 
