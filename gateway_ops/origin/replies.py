@@ -63,7 +63,7 @@ async def json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         parsed = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise BadRequest(
             "We could not parse the JSON body of your request. The body must be valid JSON.", "invalid_json"
         ) from None
