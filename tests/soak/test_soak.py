@@ -34,6 +34,12 @@ PER_USER_RPS = 1.0  # 60 requests a minute per user: six times the limit
 MEMORY_GROWTH = 0.25
 
 
+def proxy_failures(frame: pd.DataFrame) -> pd.DataFrame:
+    """Answers from wrangler's dev proxy, not from the gateway (see the test)."""
+    return frame[(frame["status"] == 503) & (frame["request_id"] == "")
+                 & frame["body"].str.contains("restarted mid-request", regex=False)]
+
+
 def per_window(frame: pd.DataFrame) -> pd.DataFrame:
     """Per user and limiter window (``X-RateLimit-Reset``): sent, admitted, rejected."""
     frame = frame.assign(admitted=admitted(frame))
@@ -74,11 +80,18 @@ def test_many_users_at_their_limit_for_a_while(make_stack, tmp_path, record_prop
         stop.set()
         sampler.join()
     samples.append({"t": time.monotonic(), **stack_rss_mb(stack)})
-    sent = pd.concat([warm.frame(), run.frame()], ignore_index=True)
+    frame = pd.concat([warm.frame(), run.frame()], ignore_index=True)
+    # wrangler's local dev proxy (not the gateway, not on Cloudflare) answers a POST whose hand-off to
+    # the Worker failed with its own 503 "restarted mid-request", without X-Request-ID. Counted and
+    # kept apart; had the gateway seen one, the checks below would find its row or its admission.
+    proxied = proxy_failures(frame)
+    assert len(proxied) <= 0.005 * len(frame), proxied[["start_s", "body"]]
+    sent = frame.drop(proxied.index)
 
-    # every request answered, and nothing but 200 and 429
+    # every request answered by the gateway, and nothing but 200 and 429
     assert (sent["status"] > 0).all(), sent.loc[sent["status"] == 0, "error"].value_counts()
-    assert set(sent["status"]) <= {200, 429}, sent["status"].value_counts()
+    unexpected = sent[~sent["status"].isin([200, 429])]
+    assert unexpected.empty, unexpected[["user_id", "status", "rl_limit", "request_id", "body"]].to_string()
 
     # per user and window: exactly min(sent, limit) admitted
     windows = per_window(sent)
@@ -101,9 +114,11 @@ def test_many_users_at_their_limit_for_a_while(make_stack, tmp_path, record_prop
     for part in ("worker", "origin"):
         assert end[part] <= start[part] * (1 + MEMORY_GROWTH), (part, start[part], end[part], samples)
 
-    figures = {"seconds": SOAK_S, "users": USERS, "limit": LIMIT, "requests": len(sent),
+    figures = {"seconds": SOAK_S, "users": USERS, "limit": LIMIT, "requests": len(frame),
+               "dev_proxy_503": len(proxied),
                "admitted": int(admitted(sent).sum()), "rejected_429": int(sent["rate_limited"].sum()),
-               "windows": int(windows["rl_reset"].nunique()), "rows": len(sent),
+               "windows": int(windows["rl_reset"].nunique()),
+               "rows": len(queries.rows_for_user_prefix(log, prefix, 0)),
                "worker_rss_mb": (start["worker"], end["worker"]), "origin_rss_mb": (start["origin"], end["origin"])}
     record_property("soak", figures)
     print(f"\nsoak: {figures}")
