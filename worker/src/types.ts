@@ -5,6 +5,7 @@
  */
 import type { GatewayConfig } from "./config";
 import type { AccessRecord } from "./lib/accessLog";
+import type { OriginPoolVariables } from "./middleware/originPool";
 
 /** What the request-validation stage learned, for the stages after it. */
 export interface ValidatedRequest {
@@ -28,6 +29,6 @@ export type GatewayVariables = {
   upstreamAuth: { name: string; value: string } | null;
   /** Resolves when the response body has been fully sent (streams finish after the handler). */
   bodyDone: Promise<void>;
-};
+} & OriginPoolVariables;
 
 export type AppEnv = { Bindings: Env; Variables: GatewayVariables };

@@ -2,11 +2,11 @@
  * @module handlers/proxyHandler
  * Sends a validated, admitted request to the origin and relays the answer: the origin's status,
  * safe headers and body. Event streams are relayed event by event; JSON bodies are read once to
- * learn their token usage. Faults reaching the origin become 502/504 via `fetchUpstream`.
+ * learn their token usage. The pool session (`c.var.pool`) picks the origin and holds its slot;
+ * faults reaching the origin become 502/504 via `fetchUpstream`.
  */
 import type { Context } from "hono";
-import { fetchUpstream } from "../upstream/fetchUpstream";
-import { clientResponseHeaders, upstreamRequestHeaders, upstreamUrl } from "../upstream/headers";
+import { clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers";
 import { meterEventStream } from "../upstream/meterEventStream";
 import { totalTokensInJson } from "../upstream/usage";
 import type { AppEnv } from "../types";
@@ -23,8 +23,9 @@ export async function proxyHandler(c: Context<AppEnv>): Promise<Response> {
     dropAuthorization: config.authMode === "codex",
   });
   const startedAt = Date.now();
-  const upstream = await fetchUpstream(
-    upstreamUrl(config.upstreamUrl, url.pathname, url.search),
+  const upstream = await c.var.pool.send(
+    url.pathname,
+    url.search,
     {
       method: c.req.method,
       headers,

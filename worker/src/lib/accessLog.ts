@@ -16,6 +16,10 @@ export interface AccessRecord {
   error_class: string | null;
   ip_hash: string | null;
   created_at: string;
+  /** Index of the pool origin that served the request (as text), null when none was tried. */
+  origin: string | null;
+  /** Time spent waiting at the origin gate; null when no gate is configured. */
+  gate_wait_ms: number | null;
 }
 
 /** A fresh record for a request that has just arrived. */
@@ -34,6 +38,8 @@ export function newAccessRecord(requestId: string, method: string, endpoint: str
     error_class: null,
     ip_hash: null,
     created_at: new Date(startedAt).toISOString(),
+    origin: null,
+    gate_wait_ms: null,
   };
 }
 
@@ -42,8 +48,8 @@ export async function insertAccessRecord(db: D1Database, r: AccessRecord): Promi
   await db
     .prepare(
       `INSERT INTO requests (request_id, user_id, method, endpoint, model, status, latency_ms, ttfb_ms,
-         tokens_est, stream, error_class, ip_hash, created_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+         tokens_est, stream, error_class, ip_hash, created_at, origin, gate_wait_ms)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`,
     )
     .bind(
       r.request_id,
@@ -59,6 +65,8 @@ export async function insertAccessRecord(db: D1Database, r: AccessRecord): Promi
       r.error_class,
       r.ip_hash,
       r.created_at,
+      r.origin,
+      r.gate_wait_ms,
     )
     .run();
 }

@@ -1,0 +1,89 @@
+/**
+ * @module upstream/pool
+ * Sends one request to the pool: takes a slot on the best origin (from the gate, or this
+ * isolate's memory without one), calls it, and when the connection was refused before anything
+ * was sent, tries once more on another origin. Records on the access-log row which origin served
+ * the request (its index in `OPENCLAW_URL`, never the URL, which may carry credentials) and how
+ * long the request waited at the gate.
+ */
+import type { Outcome } from "../gate/health";
+import { GateRefusal, type OriginPicker, type OriginSlot } from "../gate/picker";
+import type { AccessRecord } from "../lib/accessLog";
+import { fetchUpstream, UpstreamFault } from "./fetchUpstream";
+import { upstreamUrl } from "./headers";
+
+/** What a failed call says about the origin's health. */
+function outcomeOf(error: unknown): Outcome {
+  if (error instanceof UpstreamFault && error.kind === "client_left") return "abandoned";
+  return "unreachable";
+}
+
+export class PoolSession {
+  /** The slot held once the origin has answered; given back by {@link finish}. */
+  private slot: OriginSlot | null = null;
+
+  /**
+   * @param picker where slots come from
+   * @param origins the pool's base URLs
+   * @param record the access-log row: this stage owns its `origin` and `gate_wait_ms`
+   * @param background keeps a promise alive after the response (`executionCtx.waitUntil`)
+   * @param signal aborts when the client leaves
+   */
+  constructor(
+    private readonly picker: OriginPicker,
+    private readonly origins: readonly string[],
+    private readonly record: AccessRecord,
+    private readonly background: (promise: Promise<unknown>) => void,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** True while a slot is held (the answer is still being sent). */
+  get holdsSlot(): boolean {
+    return this.slot !== null;
+  }
+
+  /**
+   * @param path origin-relative path and query, e.g. `/v1/chat/completions?x=1`
+   * @param init method, headers and body (a buffer, so it can be sent twice)
+   * @throws GateRefusal (503 origin_busy, 502 all down) or UpstreamFault (502/504)
+   */
+  async send(pathname: string, search: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+    const tried: number[] = [];
+    for (;;) {
+      const slot = await this.take(tried);
+      try {
+        const response = await fetchUpstream(upstreamUrl(this.origins[slot.origin], pathname, search), init, timeoutMs, this.signal);
+        this.slot = slot;
+        return response;
+      } catch (error) {
+        this.background(slot.release(outcomeOf(error)));
+        const refused = error instanceof UpstreamFault && error.kind === "refused";
+        if (!refused || tried.length > 0 || this.origins.length < 2) throw error;
+        tried.push(slot.origin);
+      }
+    }
+  }
+
+  /** Gives the slot back once the answer has ended (or failed after the headers). */
+  async finish(): Promise<void> {
+    const slot = this.slot;
+    this.slot = null;
+    await slot?.release("ok");
+  }
+
+  private async take(exclude: number[]): Promise<OriginSlot> {
+    try {
+      const slot = await this.picker.acquire(exclude);
+      this.noteWait(slot.waitedMs);
+      this.record.origin = String(slot.origin);
+      return slot;
+    } catch (error) {
+      if (error instanceof GateRefusal) this.noteWait(error.waitedMs);
+      throw error;
+    }
+  }
+
+  private noteWait(waitedMs: number): void {
+    if (this.picker.gated) this.record.gate_wait_ms = (this.record.gate_wait_ms ?? 0) + waitedMs;
+  }
+}
