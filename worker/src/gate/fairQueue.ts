@@ -56,9 +56,10 @@ export class FairQueue<T> {
   }
 
   /**
-   * Fair eviction for a full queue: when some user holds at least two more waiters than `user`
-   * would after joining, their newest waiter gives up its place. Returns that waiter (already
-   * removed), or undefined when the newcomer should be refused instead.
+   * Fair eviction for a full queue: when another user holds more waiters than `user` would after
+   * joining, that user's newest waiter gives up its place (so a full queue still ends up shared
+   * evenly). Returns that waiter (already removed), or undefined when the newcomer should be
+   * refused instead.
    */
   evictForNewcomer(user: string): T | undefined {
     const mine = this.waitingOf(user) + 1;

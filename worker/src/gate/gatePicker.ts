@@ -36,7 +36,7 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
 }
 
 export function gatePicker(options: GateOptions): OriginPicker {
-  const stub = options.namespace.get(options.namespace.idFromName(gateName(options.origins)));
+  let stub: DurableObjectStub<OriginGate>;
   let attempt = 0;
   return {
     gated: true,
@@ -44,6 +44,7 @@ export function gatePicker(options: GateOptions): OriginPicker {
       const ticket = `${options.ticket}#${attempt++}`;
       let admission: Admission;
       try {
+        stub ??= options.namespace.get(options.namespace.idFromName(gateName(options.origins)));
         const request = { ticket, user: options.user, limits: options.limits, queueTimeoutMs: options.queueTimeoutMs, exclude };
         admission = await unlessAborted(stub.acquire(request) as Promise<Admission>, options.signal);
       } catch (error) {
