@@ -10,6 +10,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := worker/node_modules/.installed
+# Generated, not committed (README, "The Worker"): `npm ci` writes it, and it is remade whenever
+# wrangler.toml changes, so tsc never checks against bindings that are no longer there.
+WORKER_TYPES := worker/worker-configuration.d.ts
 # Debian's Chromium for the dashboard's browser test (Playwright cannot download a browser here).
 CHROMIUM := /usr/bin/chromium
 export CLOUDFLARE_CF_FETCH_ENABLED := false
@@ -18,7 +21,7 @@ export WRANGLER_LOG_SANITIZE := true
 
 .PHONY: demo test test-worker test-python up bench install clean
 
-install: $(PIP_STAMP) $(NPM_STAMP)
+install: $(PIP_STAMP) $(NPM_STAMP) $(WORKER_TYPES)
 
 $(PIP_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,13 +33,18 @@ $(NPM_STAMP): worker/package-lock.json worker/package.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# npm ci's postinstall already wrote it; this rule only runs when wrangler.toml is newer (or the
+# file is missing, e.g. after `npm ci --ignore-scripts`).
+$(WORKER_TYPES): worker/wrangler.toml | $(NPM_STAMP)
+	cd worker && WRANGLER_LOG=error npm run --silent cf-typegen
+
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 test: test-worker test-python
 
-test-worker: $(NPM_STAMP)
+test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit
 	cd worker && npx vitest run
 
@@ -61,4 +69,4 @@ bench: install
 	$(PY) bench/dashboard_bench.py
 
 clean:
-	rm -rf $(VENV) worker/node_modules worker/.wrangler
+	rm -rf $(VENV) worker/node_modules worker/.wrangler $(WORKER_TYPES)

@@ -1,19 +1,29 @@
 /**
  * @module index
- * organized-gateway: routes and the one error boundary. Each `/v1/*` request passes
- * accessLog → validateRequest → rateLimit → upstreamAuth → originPool → proxyHandler. The admin
- * API (`/admin/*`, only when ADMIN_TOKEN is set) comes before the access log: its requests are
- * not attendee rows.
+ * organized-gateway: routes and the one error boundary. Each `/v1/<endpoint>` request passes
+ *
+ *   accessLog → loadConfig → identifyUser → readBody → rateLimit → originCredential → originPool
+ *     → proxyHandler
+ *
+ * accessLog (request id; writes the one log row at the end), loadConfig (vars and secrets),
+ * identifyUser (`X-User-ID` and `X-User-Key`: before the limiter, so a forger spends no quota),
+ * readBody (size limit, JSON `model`/`stream`), rateLimit (the user's Durable Object),
+ * originCredential (what the origin receives as auth), originPool (which origin, and the origin
+ * gate's slot when ORIGIN_MAX_CONCURRENCY is set), proxyHandler (the origin's answer).
+ * Every error ends in `errorBoundary.ts`. The admin API (`/admin/*`, only with ADMIN_TOKEN) runs
+ * before the access log: admin calls are not attendee rows.
  */
-import { Hono, type Context } from "hono";
-import { errorResponse, GatewayError, notFound } from "./errors";
-import { proxyHandler } from "./handlers/proxyHandler";
+import { Hono } from "hono";
 import { adminApi } from "./admin";
+import { handleError, handleNotFound } from "./errorBoundary";
+import { proxyHandler } from "./handlers/proxyHandler";
 import { accessLog } from "./middleware/accessLog";
+import { identifyUser } from "./middleware/identifyUser";
+import { loadConfig } from "./middleware/loadConfig";
+import { originCredential } from "./middleware/originCredential";
 import { originPool } from "./middleware/originPool";
 import { rateLimit } from "./middleware/rateLimit";
-import { upstreamAuth } from "./middleware/upstreamAuth";
-import { validateRequest } from "./middleware/validateRequest";
+import { readBody } from "./middleware/readBody";
 import type { AppEnv } from "./types";
 
 export { RateLimiter } from "./limiter/RateLimiter";
@@ -24,21 +34,10 @@ const app = new Hono<AppEnv>();
 app.use("/admin/*", adminApi());
 app.use("*", accessLog());
 app.get("/health", (c) => c.json({ status: "ok", gateway: "organized-gateway" }));
-app.all("/v1/*", validateRequest(), rateLimit(), upstreamAuth(), originPool(), proxyHandler);
+// `{.+}` spans slashes and needs one character at least: "/v1" and "/v1/" are not endpoints.
+app.all("/v1/:endpoint{.+}", loadConfig(), identifyUser(), readBody(), rateLimit(), originCredential(), originPool(), proxyHandler);
 
-/** Answers a GatewayError and notes its class on the access-log record. */
-function answer(c: Context<AppEnv>, error: GatewayError): Response {
-  if (c.var.record) c.var.record.error_class = error.errorClass;
-  return errorResponse(error.status, error.message, error.headers);
-}
-
-// Returned, not thrown: Hono calls notFound outside the middleware's error boundary.
-app.notFound((c) => answer(c, notFound()));
-
-app.onError((error, c) => {
-  if (error instanceof GatewayError) return answer(c, error);
-  console.error("unhandled error", error);
-  return answer(c, new GatewayError(500, "Internal gateway error; the facilitator can find it by X-Request-ID.", "internal"));
-});
+app.notFound(handleNotFound);
+app.onError(handleError);
 
 export default app;

@@ -1,34 +1,38 @@
 /**
  * @module types
- * The Hono context type shared by every middleware and handler: bindings come from the
- * `wrangler types`-generated `Env`, per-request state is declared once here.
+ * The Hono context types. Bindings come from the `wrangler types`-generated `Env`. Each stage
+ * declares the variables it sets beside its code (`ConfigVariables` in `middleware/loadConfig.ts`,
+ * as Hono's `RequestIdVariables`), and they are composed here into the app's `Variables`.
+ *
+ * Code that runs for every request (the access log, the error boundary) sees {@link AppEnv}: only
+ * `requestId` is sure to be there, everything else is optional because the stage that sets it may
+ * not have run (a request refused earlier, a path that is not `/v1/*`). A stage sees
+ * {@link StageEnv} of the variables it reads and sets: in the route chain those are set by the
+ * stages before it. A new stage (a gate, event controls) declares its `…Variables`, adds them to
+ * {@link StageVariables}, and takes its place in the chain in `index.ts`.
  */
-import type { GatewayConfig } from "./config";
-import type { AccessRecord } from "./lib/accessLog";
+import type { ErrorBoundaryVariables } from "./errorBoundary";
+import type { OriginVariables } from "./handlers/proxyHandler";
+import type { AccessLogVariables } from "./middleware/accessLog";
+import type { IdentityVariables } from "./middleware/identifyUser";
+import type { ConfigVariables } from "./middleware/loadConfig";
+import type { OriginCredentialVariables } from "./middleware/originCredential";
 import type { OriginPoolVariables } from "./middleware/originPool";
+import type { BodyVariables } from "./middleware/readBody";
 
-/** What the request-validation stage learned, for the stages after it. */
-export interface ValidatedRequest {
-  /** The user id that is logged and shown to the origin. */
-  userId: string;
-  /** The Durable Object name this request is counted under. */
-  limiterKey: string;
-  /** The body to forward (possibly rewritten to ask for stream usage), or null. */
-  body: Uint8Array | null;
-  /** True when the gateway added `stream_options.include_usage` and must hide the usage chunk. */
-  hideUsageChunk: boolean;
-}
+/** The variables of the stages that may or may not have run for a given request. */
+export type StageVariables = ConfigVariables &
+  IdentityVariables &
+  BodyVariables &
+  OriginCredentialVariables &
+  OriginPoolVariables &
+  OriginVariables &
+  ErrorBoundaryVariables;
 
-export type GatewayVariables = {
-  requestId: string;
-  config: GatewayConfig;
-  /** The access-log row under construction; every stage may add to it. */
-  record: AccessRecord;
-  validated: ValidatedRequest;
-  /** Header the origin receives for auth, chosen by AUTH_MODE. */
-  upstreamAuth: { name: string; value: string } | null;
-  /** Resolves when the response body has been fully sent (streams finish after the handler). */
-  bodyDone: Promise<void>;
-} & OriginPoolVariables;
+/** What every request's context holds: its id, and whatever the stages that ran have set. */
+export type GatewayVariables = AccessLogVariables & Partial<StageVariables>;
 
 export type AppEnv = { Bindings: Env; Variables: GatewayVariables };
+
+/** The context of one stage: the variables it reads (set before it) and the ones it sets. */
+export type StageEnv<V extends object> = { Bindings: Env; Variables: V };

@@ -1,14 +1,18 @@
 /**
  * Pure pieces of the gateway, tested without a request: window arithmetic, user ids, keys,
- * body inspection, header filtering and event splitting.
+ * body inspection, header filtering, event splitting and the access-log row.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { GatewayConfig } from "../src/config";
+import type { Identity } from "../src/middleware/identifyUser";
+import { accessRecordOf, type RequestFacts } from "../src/lib/accessLog";
 import { inspectJsonBody } from "../src/lib/body";
 import { ipHash, userKeyFor, verifyUserKey } from "../src/lib/crypto";
-import { checkUserId } from "../src/lib/userId";
+import { checkUserId, claimedUserId } from "../src/lib/userId";
 import { takeToken, windowStartOf } from "../src/limiter/window";
 import { clientResponseHeaders, upstreamRequestHeaders, upstreamUrl } from "../src/upstream/headers";
 import { splitEvents } from "../src/upstream/meterEventStream";
+import type { AppEnv } from "../src/types";
 import { totalTokensInEvent, totalTokensInJson } from "../src/upstream/usage";
 
 describe("takeToken (fixed UTC-minute window)", () => {
@@ -68,6 +72,13 @@ describe("checkUserId", () => {
 
   it("treats an absent header as missing", () => {
     expect(checkUserId(null)).toEqual({ kind: "missing", userId: "~missing" });
+  });
+
+  it("names a request without an id ~anonymous only when anonymous callers are allowed", () => {
+    expect(claimedUserId(checkUserId(null), true)).toBe("~anonymous");
+    expect(claimedUserId(checkUserId(null), false)).toBe("~missing");
+    expect(claimedUserId(checkUserId("bad id"), true)).toBe("~invalid");
+    expect(claimedUserId(checkUserId("alice"), true)).toBe("alice");
   });
 });
 
@@ -188,5 +199,80 @@ describe("event splitting and usage", () => {
     expect(totalTokensInEvent('data: {"choices":[],"usage":{"total_tokens":7}}\n\n')).toBe(7);
     expect(totalTokensInEvent("data: [DONE]\n\n")).toBeNull();
     expect(totalTokensInEvent('data: {"content":"say \\"usage\\""}\n\n')).toBeNull();
+  });
+});
+
+describe("accessRecordOf", () => {
+  const t0 = Date.UTC(2026, 10, 28, 9, 30, 0, 123);
+  const facts: RequestFacts = {
+    requestId: "r1",
+    method: "POST",
+    path: "/v1/chat/completions",
+    startedAt: t0,
+    finishedAt: t0 + 900,
+    status: 200,
+    userId: "alice",
+    body: { model: "m", stream: true },
+    answeredErrorClass: null,
+    originHeadersAt: t0 + 250,
+    tokens: 12,
+    relayFailure: null,
+    ipHash: null,
+    originIndex: 1,
+    gateWaitMs: 40,
+  };
+
+  it("times ttfb and latency from the request's start", () => {
+    expect(accessRecordOf(facts)).toEqual({
+      request_id: "r1",
+      user_id: "alice",
+      method: "POST",
+      endpoint: "/v1/chat/completions",
+      model: "m",
+      status: 200,
+      latency_ms: 900,
+      ttfb_ms: 250,
+      tokens_est: 12,
+      stream: true,
+      error_class: null,
+      ip_hash: null,
+      created_at: "2026-11-28T09:30:00.123Z",
+      origin: "1",
+      gate_wait_ms: 40,
+    });
+    expect(accessRecordOf({ ...facts, originHeadersAt: null }).ttfb_ms).toBeNull();
+  });
+
+  it("logs the origin's pool index as text, and no origin or wait when there was none", () => {
+    expect(accessRecordOf({ ...facts, originIndex: 0, gateWaitMs: 0 })).toMatchObject({ origin: "0", gate_wait_ms: 0 });
+    expect(accessRecordOf({ ...facts, originIndex: null, gateWaitMs: null })).toMatchObject({ origin: null, gate_wait_ms: null });
+  });
+
+  it("classifies an origin error status when the relay (stream or not) ended normally", () => {
+    expect(accessRecordOf({ ...facts, status: 503, relayFailure: null }).error_class).toBe("upstream_error");
+    expect(accessRecordOf({ ...facts, status: 404, relayFailure: null }).error_class).toBe("upstream_client_error");
+  });
+
+  it("prefers the gateway's own error, then how the relay ended, to the status", () => {
+    expect(accessRecordOf({ ...facts, status: 429, answeredErrorClass: "rate_limited" }).error_class).toBe("rate_limited");
+    expect(accessRecordOf({ ...facts, status: 503, relayFailure: "client_disconnected" }).error_class).toBe(
+      "client_disconnected",
+    );
+  });
+
+  it("logs no model or stream flag when the body was never read", () => {
+    expect(accessRecordOf({ ...facts, body: null })).toMatchObject({ model: null, stream: false });
+  });
+});
+
+describe("context types (checked by tsc)", () => {
+  it("declare as optional what a stage may not have set, and only the request id as always there", () => {
+    type Vars = AppEnv["Variables"];
+    expectTypeOf<Vars["requestId"]>().toEqualTypeOf<string>();
+    expectTypeOf<Vars["config"]>().toEqualTypeOf<GatewayConfig | undefined>();
+    expectTypeOf<Vars["user"]>().toEqualTypeOf<Identity | undefined>();
+    expectTypeOf<Vars>().pick<"body" | "origin" | "originCredential" | "answeredError">().toEqualTypeOf<
+      Partial<Pick<Vars, "body" | "origin" | "originCredential" | "answeredError">>
+    >();
   });
 });

@@ -1,7 +1,10 @@
 /**
  * @module accessLog
- * The `requests` row: its shape, and the one INSERT that writes it (bound `?` parameters only).
+ * The `requests` row: its shape, the one pure function that computes it from what the stages
+ * learned ({@link accessRecordOf}), and the one INSERT that writes it (bound `?` parameters only).
  */
+import type { StreamFailure } from "../upstream/meterEventStream";
+
 export interface AccessRecord {
   request_id: string;
   user_id: string;
@@ -16,30 +19,76 @@ export interface AccessRecord {
   error_class: string | null;
   ip_hash: string | null;
   created_at: string;
-  /** Index of the pool origin that served the request (as text), null when none was tried. */
+  /** Index (as text) in OPENCLAW_URL of the origin the request was sent to last; null if none. */
   origin: string | null;
-  /** Time spent waiting at the origin gate; null when no gate is configured. */
+  /** Time spent waiting at the origin gate; null without a gate (ORIGIN_MAX_CONCURRENCY unset). */
   gate_wait_ms: number | null;
 }
 
-/** A fresh record for a request that has just arrived. */
-export function newAccessRecord(requestId: string, method: string, endpoint: string, startedAt: number): AccessRecord {
+/**
+ * What the stages learned about one request, gathered by the access-log middleware once the
+ * response (stream included) has been sent. Each field comes from the one stage that sets it.
+ */
+export interface RequestFacts {
+  requestId: string;
+  method: string;
+  path: string;
+  /** When the access-log middleware saw the request arrive (epoch ms). */
+  startedAt: number;
+  /** When the last byte of the answer was sent, or the stream ended (epoch ms). */
+  finishedAt: number;
+  /** The status the client received. */
+  status: number;
+  /** The id the request is logged under (its identity, or the placeholder it claims). */
+  userId: string;
+  /** From the body stage, when it ran: the JSON body's `model` and `stream`. */
+  body: { model: string | null; stream: boolean } | null;
+  /** From the error boundary: the class of the GatewayError the request was answered with. */
+  answeredErrorClass: string | null;
+  /** From the proxy: when the origin's response headers arrived (epoch ms), or null. */
+  originHeadersAt: number | null;
+  /** From the proxy: `usage.total_tokens` of the relayed answer, or null. */
+  tokens: number | null;
+  /** From the proxy: why the relayed answer ended early, or null. */
+  relayFailure: StreamFailure | null;
+  /** The keyed hash of the client IP, or null without `IP_HASH_SALT`. */
+  ipHash: string | null;
+  /** From the origin pool: index of the origin the request was sent to last, or null. */
+  originIndex: number | null;
+  /** From the origin pool: time waited at the gate, or null without a gate. */
+  gateWaitMs: number | null;
+}
+
+/** Error class for a status no stage classified: an origin 4xx/5xx passed through. */
+export function errorClassOfStatus(status: number): string | null {
+  if (status >= 500) return "upstream_error";
+  if (status >= 400) return "upstream_client_error";
+  return null;
+}
+
+/**
+ * The `requests` row for one request; every column is computed here and nowhere else.
+ * `error_class`: the gateway's own error when it answered with one, else how the relay ended
+ * early, else the class of the origin's status. `ttfb_ms` and `latency_ms` count from the request's
+ * start, as the schema says.
+ */
+export function accessRecordOf(facts: RequestFacts): AccessRecord {
   return {
-    request_id: requestId,
-    user_id: "~unknown",
-    method,
-    endpoint: endpoint.slice(0, 256),
-    model: null,
-    status: 0,
-    latency_ms: 0,
-    ttfb_ms: null,
-    tokens_est: null,
-    stream: false,
-    error_class: null,
-    ip_hash: null,
-    created_at: new Date(startedAt).toISOString(),
-    origin: null,
-    gate_wait_ms: null,
+    request_id: facts.requestId,
+    user_id: facts.userId,
+    method: facts.method,
+    endpoint: facts.path.slice(0, 256),
+    model: facts.body?.model ?? null,
+    status: facts.status,
+    latency_ms: facts.finishedAt - facts.startedAt,
+    ttfb_ms: facts.originHeadersAt === null ? null : facts.originHeadersAt - facts.startedAt,
+    tokens_est: facts.tokens,
+    stream: facts.body?.stream ?? false,
+    error_class: facts.answeredErrorClass ?? facts.relayFailure ?? errorClassOfStatus(facts.status),
+    ip_hash: facts.ipHash,
+    created_at: new Date(facts.startedAt).toISOString(),
+    origin: facts.originIndex === null ? null : String(facts.originIndex),
+    gate_wait_ms: facts.gateWaitMs,
   };
 }
 

@@ -20,3 +20,13 @@ export function checkUserId(header: string | null): UserIdCheck {
   if (!USER_ID_PATTERN.test(header)) return { kind: "invalid", userId: INVALID_USER };
   return { kind: "valid", userId: header };
 }
+
+/**
+ * The id a request claims, before any key is checked: its valid `X-User-ID`, `~anonymous` when it
+ * sent none and anonymous callers are allowed, else the placeholder `~missing` / `~invalid`.
+ * The identity stage and the access log both use it, so they never disagree on a name.
+ * @example claimedUserId(checkUserId(null), true) // "~anonymous"
+ */
+export function claimedUserId(check: UserIdCheck, allowAnonymous: boolean): string {
+  return check.kind === "missing" && allowAnonymous ? ANONYMOUS_USER : check.userId;
+}

@@ -1,27 +1,40 @@
 /**
  * @module middleware/originPool
  * The stage before the handler that owns origin choice and admission: it gives the handler a
- * {@link PoolSession} (`c.var.pool`) and, after the handler, gives the slot back when the answer
- * has ended: the stream's end, the client leaving, or at once for a buffered or failed answer.
- * With `ORIGIN_MAX_CONCURRENCY` unset there is no gate and no Durable Object call.
- * Owns the access-log fields `origin` and `gate_wait_ms` (written by the session).
+ * {@link PoolSession} (`c.var.pool`, which also tells the access log the origin and the wait at
+ * the gate) and, after the handler, gives the slot back when the answer has ended: the relay's
+ * end (stream finished or the client left), at once for a failed answer, or when a body relayed
+ * as it arrives has been sent. With `ORIGIN_MAX_CONCURRENCY` unset there is no gate and no
+ * Durable Object call.
  */
 import { createMiddleware } from "hono/factory";
 import { gatePicker } from "../gate/gatePicker";
 import { localPicker } from "../gate/localPicker";
 import type { OriginPicker } from "../gate/picker";
-import type { AppEnv } from "../types";
+import type { OriginVariables } from "../handlers/proxyHandler";
+import type { StageEnv } from "../types";
 import { PoolSession } from "../upstream/pool";
 import { watchBody } from "../upstream/watchBody";
+import type { AccessLogVariables } from "./accessLog";
+import type { IdentityVariables } from "./identifyUser";
+import type { ConfigVariables } from "./loadConfig";
 
+/** Set by {@link originPool}. */
 export type OriginPoolVariables = {
-  /** Sends the request to the pool (origin choice, gate, retry once). */
+  /** Sends the request to the pool (origin choice, gate, retry once); knows where it went. */
   pool: PoolSession;
 };
 
+type PoolEnv = StageEnv<AccessLogVariables & ConfigVariables & IdentityVariables & OriginPoolVariables & Partial<OriginVariables>>;
+
+/** Relayed as it arrives, not metered: only watching the body tells when the origin is done. */
+function isPassThrough(contentType: string): boolean {
+  return !/json/i.test(contentType) && !contentType.startsWith("text/event-stream");
+}
+
 export function originPool() {
-  return createMiddleware<AppEnv>(async function originPool(c, next) {
-    const { config, validated, requestId } = c.var;
+  return createMiddleware<PoolEnv>(async function originPool(c, next) {
+    const { config, user, requestId } = c.var;
     const limits = config.originMaxConcurrency;
     const picker: OriginPicker = limits
       ? gatePicker({
@@ -29,25 +42,24 @@ export function originPool() {
           origins: config.origins,
           limits,
           queueTimeoutMs: config.originQueueTimeoutMs,
-          user: validated.limiterKey,
+          user: user.limiterKey,
           ticket: requestId,
           signal: c.req.raw.signal,
         })
       : localPicker(config.origins);
     const background = (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise);
-    const session = new PoolSession(picker, config.origins, c.var.record, background, c.req.raw.signal);
+    const session = new PoolSession(picker, config.origins, background, c.req.raw.signal);
     c.set("pool", session);
 
     await next();
 
     if (!session.holdsSlot) return;
-    let ended: Promise<unknown> | undefined = c.var.bodyDone;
-    if (!ended && c.res.body && !/json/i.test(c.res.headers.get("content-type") ?? "")) {
-      // A body relayed as it arrives: the origin is still working until it has been sent.
+    let ended: Promise<unknown> = c.var.origin?.relayed ?? Promise.resolve();
+    if (c.res.body && isPassThrough(c.res.headers.get("content-type") ?? "")) {
       const watched = watchBody(c.res.body);
       c.res = new Response(watched.stream, { status: c.res.status, headers: c.res.headers });
       ended = watched.ended;
     }
-    background((ended ?? Promise.resolve()).finally(() => session.finish()));
+    background(ended.finally(() => session.finish()));
   });
 }

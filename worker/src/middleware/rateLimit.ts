@@ -1,14 +1,17 @@
 /**
  * @module middleware/rateLimit
  * Admits at most the user's limit per UTC minute, counted exactly in that user's Durable Object,
- * and puts `X-RateLimit-*` headers on every response after it. The limit is
+ * and puts `X-RateLimit-*` headers on every response after it. Runs after `identifyUser`: only a
+ * caller whose key was checked is counted. Sets no context variables. The limit is
  * `RATE_LIMIT_PER_MINUTE`, or the user's `tier:{user}` value in KV (`0` blocks the user).
  */
 import { createMiddleware } from "hono/factory";
 import { GatewayError } from "../errors";
 import type { RateDecision } from "../limiter/window";
 import { windowStartOf, WINDOW_MS } from "../limiter/window";
-import type { AppEnv } from "../types";
+import type { StageEnv } from "../types";
+import type { IdentityVariables } from "./identifyUser";
+import type { ConfigVariables } from "./loadConfig";
 
 /**
  * The limit in force for a user: a valid `tier:{user}` overrides the default. A malformed tier
@@ -33,8 +36,8 @@ export function rateLimitHeaders(decision: RateDecision): Record<string, string>
 }
 
 export function rateLimit() {
-  return createMiddleware<AppEnv>(async function rateLimit(c, next) {
-    const { limiterKey, userId } = c.var.validated;
+  return createMiddleware<StageEnv<ConfigVariables & IdentityVariables>>(async function rateLimit(c, next) {
+    const { limiterKey, userId } = c.var.user;
     const limit = await limitFor(c.env.GATEWAY_KV, userId, c.var.config.limitPerMinute);
     let decision: RateDecision;
     if (limit === 0) {

@@ -14,10 +14,13 @@ const USAGE_ONLY_CHUNK = /"choices"\s*:\s*\[\s*\]/;
 /** How many of the last events are searched for usage at the end. */
 const TAIL_EVENTS = 4;
 
+/** Why a stream ended early. */
+export type StreamFailure = "client_disconnected" | "upstream_stream_error";
+
 export interface StreamOutcome {
   tokens: number | null;
   /** Why the stream ended early, or null when it ended normally. */
-  failure: "client_disconnected" | "upstream_stream_error" | null;
+  failure: StreamFailure | null;
 }
 
 /** Splits complete events (each with its terminating blank line) from a trailing partial one. */

@@ -2,13 +2,12 @@
  * @module upstream/pool
  * Sends one request to the pool: takes a slot on the best origin (from the gate, or this
  * isolate's memory without one), calls it, and when the connection was refused before anything
- * was sent, tries once more on another origin. Records on the access-log row which origin served
- * the request (its index in `OPENCLAW_URL`, never the URL, which may carry credentials) and how
- * long the request waited at the gate.
+ * was sent, tries once more on another origin. It publishes, for the access log, which origin the
+ * request went to (its index in `OPENCLAW_URL`, never the URL, which may carry credentials) and
+ * how long it waited at the gate.
  */
 import type { Outcome } from "../gate/health";
 import { GateRefusal, type OriginPicker, type OriginSlot } from "../gate/picker";
-import type { AccessRecord } from "../lib/accessLog";
 import { fetchUpstream, UpstreamFault } from "./fetchUpstream";
 import { upstreamUrl } from "./headers";
 
@@ -21,21 +20,31 @@ function outcomeOf(error: unknown): Outcome {
 export class PoolSession {
   /** The slot held once the origin has answered; given back by {@link finish}. */
   private slot: OriginSlot | null = null;
+  private lastOrigin: number | null = null;
+  private waited: number | null = null;
 
   /**
    * @param picker where slots come from
    * @param origins the pool's base URLs
-   * @param record the access-log row: this stage owns its `origin` and `gate_wait_ms`
    * @param background keeps a promise alive after the response (`executionCtx.waitUntil`)
    * @param signal aborts when the client leaves
    */
   constructor(
     private readonly picker: OriginPicker,
     private readonly origins: readonly string[],
-    private readonly record: AccessRecord,
     private readonly background: (promise: Promise<unknown>) => void,
     private readonly signal?: AbortSignal,
   ) {}
+
+  /** Index of the origin the request was sent to last, or null before (or without) one. */
+  get origin(): number | null {
+    return this.lastOrigin;
+  }
+
+  /** Time waited at the gate (summed over a retry); null without a gate. */
+  get gateWaitMs(): number | null {
+    return this.waited;
+  }
 
   /** True while a slot is held (the answer is still being sent). */
   get holdsSlot(): boolean {
@@ -75,7 +84,7 @@ export class PoolSession {
     try {
       const slot = await this.picker.acquire(exclude);
       this.noteWait(slot.waitedMs);
-      this.record.origin = String(slot.origin);
+      this.lastOrigin = slot.origin;
       return slot;
     } catch (error) {
       if (error instanceof GateRefusal) this.noteWait(error.waitedMs);
@@ -84,6 +93,6 @@ export class PoolSession {
   }
 
   private noteWait(waitedMs: number): void {
-    if (this.picker.gated) this.record.gate_wait_ms = (this.record.gate_wait_ms ?? 0) + waitedMs;
+    if (this.picker.gated) this.waited = (this.waited ?? 0) + waitedMs;
   }
 }
