@@ -5,7 +5,7 @@
  *
  * What must survive an evicted or restarted object lives in its SQLite storage: the leases (one
  * row per slot held, with an expiry the holder renews). What may be lost lives in memory: the
- * waiters (their callers get an error when the object goes away and answer 503), origin health
+ * waiters (their callers get an error when the object goes away: 502 `gate_unavailable`), origin health
  * (an origin is assumed healthy again) and the served-per-minute counters. A holder whose isolate
  * dies never releases, so its lease simply expires after {@link LEASE_MS}.
  *
