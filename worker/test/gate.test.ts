@@ -5,12 +5,11 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { gateName, OriginGate } from "../src/gate/OriginGate";
-import { awayFromMinuteEdge, freshUser, gateway, rowFor, statusCounts, userHeaders, type Vars } from "./helpers";
+import { freshUser, gateway, rowFor, statusCounts, userHeaders, type Vars } from "./helpers";
 import { ask, controlledOrigin, gateStatus, gateVars, sleep, until } from "./gateHelpers";
 
-beforeEach(() => awayFromMinuteEdge(), 15_000);
 afterEach(() => vi.restoreAllMocks());
 
 /** Peak requests in flight at the origin under a burst of 3 users × 4 requests. */

@@ -3,12 +3,11 @@
  * gets the request, a refused connection is retried once elsewhere, an origin that keeps failing
  * cools down and is probed back in, and with every origin down the answer is a fast 502.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { COOL_DOWN_MS, FAILURES_TO_COOL } from "../src/gate/health";
-import { awayFromMinuteEdge, freshUser, jsonResponse, rowFor, type Vars } from "./helpers";
+import { freshUser, jsonResponse, rowFor, type Vars } from "./helpers";
 import { ask, controlledOrigin, gateStatus, gateVars, sleep, uniqueOrigin, until } from "./gateHelpers";
 
-beforeEach(() => awayFromMinuteEdge(), 15_000);
 afterEach(() => vi.restoreAllMocks());
 
 /** Origin "a" refuses connections (as workerd reports it) while `a.up` is false; "b" answers. */

@@ -271,8 +271,8 @@ describe("context types (checked by tsc)", () => {
     expectTypeOf<Vars["requestId"]>().toEqualTypeOf<string>();
     expectTypeOf<Vars["config"]>().toEqualTypeOf<GatewayConfig | undefined>();
     expectTypeOf<Vars["user"]>().toEqualTypeOf<Identity | undefined>();
-    expectTypeOf<Vars>().pick<"body" | "origin" | "originCredential" | "answeredError">().toEqualTypeOf<
-      Partial<Pick<Vars, "body" | "origin" | "originCredential" | "answeredError">>
+    expectTypeOf<Vars>().pick<"body" | "origin" | "originCredential" | "pool" | "answeredError">().toEqualTypeOf<
+      Partial<Pick<Vars, "body" | "origin" | "originCredential" | "pool" | "answeredError">>
     >();
   });
 });
