@@ -140,7 +140,7 @@ describe("refusals at the gate", () => {
 describe("a slot is given back", () => {
   const encoder = new TextEncoder();
 
-  it("when a stream ends: a request waiting behind it goes on at once", async () => {
+  it.each(["text/event-stream", "application/octet-stream"])("when a %s answer ends: a request waiting behind it goes on at once", async (contentType) => {
     let send!: (text: string) => void;
     let end!: () => void;
     const body = new ReadableStream<Uint8Array>({
@@ -154,15 +154,15 @@ describe("a slot is given back", () => {
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const request = new Request(input, init);
       calls.push(request.headers.get("X-Forwarded-User") ?? "?");
-      if (calls.length === 1) return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+      if (calls.length === 1) return new Response(body, { headers: { "Content-Type": contentType } });
       return new Response("{}", { headers: { "Content-Type": "application/json" } });
     });
     const streaming = await gateway("/v1/chat/completions", { method: "POST", headers: userHeaders(freshUser()), body: JSON.stringify({ stream: true }) }, vars);
     const second = ask(freshUser(), vars);
     await until(async () => (await gateStatus(vars)).gate.waiting === 1);
-    send('data: {"choices":[]}\n\n');
+    send('data: {"choices":[{"delta":{}}]}\n\n');
     await sleep(200);
-    expect(calls).toHaveLength(1); // still streaming: the slot is still held
+    expect(calls).toHaveLength(1); // still sending: the slot is still held
     end();
     await streaming.response.text();
     await streaming.logged();

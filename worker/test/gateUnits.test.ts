@@ -130,6 +130,7 @@ describe("numbers the gate answers with", () => {
     expect([retryAfterSeconds(10_000), retryAfterSeconds(200), retryAfterSeconds(600_000)]).toEqual([10, 1, 60]);
     const h = (until: number): OriginHealth => ({ failures: FAILURES_TO_COOL, downUntil: until, probeUntil: 0 });
     expect(retryAfterDown([h(7_500), h(20_000)], 1_000)).toBe(7);
+    expect(retryAfterDown([HEALTHY, h(20_000)], 1_000)).toBe(19); // only origins that are out count
   });
 
   it("counts requests served in the last 60 seconds only", () => {

@@ -63,7 +63,8 @@ export function retryAfterSeconds(queueTimeoutMs: number): number {
 
 /** `Retry-After` (seconds) when every origin is cooling down: until the first one is probed. */
 export function retryAfterDown(health: readonly OriginHealth[], nowMs: number): number {
-  const next = Math.min(...health.map((h) => Math.max(h.downUntil, h.probeUntil)));
+  const out = health.filter((h) => healthState(h, nowMs) === "down");
+  const next = Math.min(...out.map((h) => Math.max(h.downUntil, h.probeUntil)));
   return Math.min(60, Math.max(1, Math.ceil((next - nowMs) / 1000)));
 }
 
