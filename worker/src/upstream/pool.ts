@@ -52,9 +52,12 @@ export class PoolSession {
   }
 
   /**
-   * @param path origin-relative path and query, e.g. `/v1/chat/completions?x=1`
+   * @param pathname the request's path, appended to the chosen origin's base URL
+   * @param search the request's query string (with its `?`, or empty)
    * @param init method, headers and body (a buffer, so it can be sent twice)
-   * @throws GateRefusal (503 origin_busy, 502 all down) or UpstreamFault (502/504)
+   * @param timeoutMs time allowed until the origin's response headers
+   * @throws GateRefusal (503 origin_busy, 502 all down), UpstreamFault (502/504) or a 502
+   *   `gate_unavailable` when the gate cannot be asked
    */
   async send(pathname: string, search: string, init: RequestInit, timeoutMs: number): Promise<Response> {
     const tried: number[] = [];
