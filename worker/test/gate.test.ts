@@ -6,6 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { LEASE_MS } from "../src/gate/admission";
 import { gateName, OriginGate } from "../src/gate/OriginGate";
 import { freshUser, gateway, rowFor, statusCounts, userHeaders, type Vars } from "./helpers";
 import { ask, controlledOrigin, gateStatus, gateVars, sleep, until } from "./gateHelpers";
@@ -244,6 +245,25 @@ describe("a slot is given back", () => {
       state.storage.sql.exec("UPDATE leases SET expires_at = ? WHERE ticket = 'lost'", Date.now());
     });
     expect((await ask(freshUser(), vars)).response.status).toBe(200);
+  });
+});
+
+describe("leases", () => {
+  it("a renewal extends a lease, and re-creates one that had already expired", async () => {
+    const stub = env.ORIGIN_GATE.get(env.ORIGIN_GATE.idFromName(gateName([`http://lease-${crypto.randomUUID()}.test`])));
+    await stub.acquire({ ticket: "t1", user: "u", limits: [1], queueTimeoutMs: 100, exclude: [] });
+    const expiry = () =>
+      runInDurableObject(stub, (_instance, state) =>
+        state.storage.sql.exec<{ expires_at: number }>("SELECT expires_at FROM leases WHERE ticket = 't1'").toArray()[0]?.expires_at ?? null,
+      );
+    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec("UPDATE leases SET expires_at = ?", Date.now() + 1000));
+    const before = Date.now();
+    await stub.renew("t1", 0);
+    expect(await expiry()).toBeGreaterThanOrEqual(before + LEASE_MS);
+    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec("UPDATE leases SET expires_at = ?", Date.now()));
+    expect((await stub.status([1])).origins[0].in_flight).toBe(0); // expired: the slot is free
+    await stub.renew("t1", 0); // its holder was alive after all: it counts again
+    expect((await stub.status([1])).origins[0].in_flight).toBe(1);
   });
 });
 

@@ -81,6 +81,25 @@ describe.each(modes)("a pool %s", (_mode, concurrency) => {
     expect(b.calls).toBe(FAILURES_TO_COOL + 1);
   });
 
+  it(`takes out an origin that times out ${FAILURES_TO_COOL} times (504s, not retried)`, async () => {
+    const calls = { a: 0, b: 0 };
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const request = new Request(input, init);
+      if (new URL(request.url).host.startsWith("b-")) {
+        calls.b++;
+        return jsonResponse({ from: "b" });
+      }
+      calls.a++;
+      return new Promise<Response>((_resolve, reject) => request.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    });
+    // One request at a time: both origins idle, the tie goes to "a" for as long as it is healthy.
+    const vars = { ...poolVars(), UPSTREAM_TIMEOUT_MS: "100" };
+    for (let i = 0; i < FAILURES_TO_COOL; i++) expect((await ask(freshUser(), vars)).response.status).toBe(504);
+    expect(calls).toEqual({ a: FAILURES_TO_COOL, b: 0 });
+    expect((await ask(freshUser(), vars)).response.status).toBe(200);
+    expect(calls).toEqual({ a: FAILURES_TO_COOL, b: 1 });
+  });
+
   it("answers a fast 502 with Retry-After when every origin is down", async () => {
     let calls = 0;
     vi.spyOn(globalThis, "fetch").mockImplementation(async () => {
