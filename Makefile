@@ -15,9 +15,18 @@ CHROMIUM := /usr/bin/chromium
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export WRANGLER_LOG_SANITIZE := true
+# `make test REPORTS=test-artifacts/reports` (CI) also writes JUnit XML of both suites there and keeps
+# pytest's temporary folders (executed notebooks, result.json files) under it; unset, nothing changes.
+REPORTS ?=
+ifneq ($(REPORTS),)
+PYTEST_ARGS += --junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pytest-tmp
+VITEST_ARGS += --reporter=default --reporter=junit --outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml
+endif
 
-.PHONY: demo test test-worker test-python up bench install clean
+.PHONY: demo test test-worker test-python up bench install chromium clean
 
+# conda users: `make install chromium VENV="$CONDA_PREFIX"` (README, environment.yml) runs the same steps
+# in the conda environment instead of creating .venv/.
 install: $(PIP_STAMP) $(NPM_STAMP)
 
 $(PIP_STAMP): pyproject.toml
@@ -30,6 +39,8 @@ $(NPM_STAMP): worker/package-lock.json worker/package.json
 	cd worker && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+chromium: $(CHROMIUM)
+
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -38,10 +49,10 @@ test: test-worker test-python
 
 test-worker: $(NPM_STAMP)
 	cd worker && npx tsc --noEmit
-	cd worker && npx vitest run
+	cd worker && npx vitest run $(VITEST_ARGS)
 
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install
 	$(VENV)/bin/gateway-ops demo
@@ -60,5 +71,6 @@ bench: install
 	$(PY) bench/loadtest_bench.py
 	$(PY) bench/dashboard_bench.py
 
+# .venv by name, never $(VENV): that may be a conda environment.
 clean:
-	rm -rf $(VENV) worker/node_modules worker/.wrangler
+	rm -rf .venv worker/node_modules worker/.wrangler

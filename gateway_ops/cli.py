@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
-from . import cli_attendees, cli_cloudflare, cli_dashboard, cli_loadtest
+from . import cli_attendees, cli_ci, cli_cloudflare, cli_dashboard, cli_loadtest
 from .cli_support import friendly_errors, stop_on_sigterm
 from .exceptions import GatewayOpsError
 from .results import checks_frame
@@ -106,7 +106,7 @@ def demo(
     typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
 
 
-for area in (cli_cloudflare, cli_attendees, cli_loadtest, cli_dashboard):
+for area in (cli_cloudflare, cli_attendees, cli_loadtest, cli_dashboard, cli_ci):
     area.register(app)
 
 

@@ -1,0 +1,217 @@
+"""The facilitator's JupyterLab path (`make up`), in headless Chromium: no pop-ups, no update or
+news checks, and notebooks 05 and 08 run with "Run All Cells", their widgets rendering and updating.
+
+JupyterLab starts with exactly the flags of the Makefile's `up` target, on a copy of notebooks/
+(JupyterLab autosaves, and committed notebooks carry no outputs), with its settings in a temporary
+folder and the kernels pointed at the session's local stack. One JupyterLab serves the module; it
+runs in its own process group and is stopped with it. Screenshots: test-artifacts/jupyterlab-*.png.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from gateway_ops.processes import ManagedProcess
+from gateway_ops.stack import free_port
+
+from .helpers import fresh_user, send, wait_for_rows
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+#: Pop-ups JupyterLab can show: dialogs and notification toasts (news, update checks).
+POPUPS = ".jp-Dialog, .Toastify__toast, .jp-Notification-Toast"
+
+pytestmark = [pytest.mark.stack,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test installs it)")]
+
+
+def make_up_lab_flags() -> list[str]:
+    """The options the Makefile's `up` target gives `jupyter lab` (continuation lines joined)."""
+    recipe = (PROJECT_ROOT / "Makefile").read_text().split("\nup:", 1)[1].split("\n\n", 1)[0]
+    command = recipe.replace("\\\n", " ").split("/jupyter lab", 1)[1].splitlines()[0]
+    return shlex.split(command)
+
+
+def lab_argv(flags: list[str], folder: Path, port: int, token: str) -> list[str]:
+    """`jupyter lab` with the Makefile's flags, on ``folder`` and a port of its own."""
+    flags = [flag for flag in flags if not flag.startswith("--notebook-dir")]
+    return [sys.executable, "-m", "jupyter", "lab", *flags, f"--notebook-dir={folder}", f"--port={port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+
+
+def start_lab(stack, tmp: Path, flags: list[str]) -> tuple[ManagedProcess, str]:
+    """JupyterLab on a copy of the notebooks, isolated settings, kernels pointed at ``stack``."""
+    folder = tmp / "notebooks"
+    shutil.copytree(NOTEBOOKS_DIR, folder)
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "GATEWAY_URL": stack.url, "GATEWAY_STATE_DIR": str(stack.state_dir),
+           "GATEWAY_TARGET": "local", "GATEWAY_RUNS_DIR": str(tmp / "runs"),
+           "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
+    env.pop("USER_KEY_SECRET", None)
+    lab = ManagedProcess("JupyterLab", lab_argv(flags, folder, port, token), cwd=tmp, env=env)
+    lab.start(ready=lambda line: f"127.0.0.1:{port}/lab" in line)
+    try:
+        lab.wait_ready(90)
+    except BaseException:
+        lab.stop()
+        raise
+    return lab, f"http://127.0.0.1:{port}/lab?token={token}"
+
+
+@pytest.fixture(scope="module")
+def lab(stack, tmp_path_factory):
+    """One JupyterLab for the module, started as `make up` starts it; yields (url, runs folder)."""
+    tmp = tmp_path_factory.mktemp("jupyterlab")
+    process, url = start_lab(stack, tmp, make_up_lab_flags())
+    yield url, tmp / "runs"
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser, url: str, external: list[str]):
+    """A page that lets only loopback through and records anything else it tried to load."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+    def only_loopback(route):
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    page.goto(url)
+    page.wait_for_selector(".jp-LabShell", timeout=60_000)
+    return page
+
+
+def open_notebook(page, name: str) -> None:
+    """Opens ``name`` from the file browser, as a facilitator does, and waits for an idle kernel."""
+    page.locator(".jp-DirListing-item", has_text=f"{name}.ipynb").dblclick()
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=30_000)
+    page.wait_for_selector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]',
+                           timeout=60_000)
+
+
+def run_all(page) -> None:
+    """Run → Run All Cells, from the menu bar."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def wait_for_result(runs: Path, name: str, timeout: float = 150.0) -> dict:
+    """The result.json the notebook writes (under GATEWAY_RUNS_DIR) once its last cells have run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(runs.glob(f"*/{name}/result.json"))
+        if found:
+            time.sleep(0.5)  # written in one call; let the writer finish
+            return json.loads(found[-1].read_text())
+        time.sleep(0.5)
+    raise AssertionError(f"{name} wrote no result.json within {timeout:.0f} s")
+
+
+def assert_every_cell_ran(page) -> None:
+    """Every code cell has an execution count: none failed and stopped the run, none still queued."""
+    page.wait_for_function("""() => {
+        const prompts = Array.from(document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')).map(p => p.innerText.trim());
+        return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+    }""", timeout=60_000)
+
+
+def assert_no_popups(page) -> None:
+    page.wait_for_timeout(1500)  # JupyterLab shows its first-run toasts a moment after loading
+    shown = page.locator(POPUPS)
+    assert shown.count() == 0, f"JupyterLab showed: {shown.all_inner_texts()}"
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name}.png"))
+
+
+def test_make_up_starts_jupyterlab_without_news_or_update_checks():
+    flags = make_up_lab_flags()
+    assert "--LabApp.news_url=None" in flags
+    assert "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate" in flags
+    assert "--no-browser" in flags and "--ip=127.0.0.1" in flags
+
+
+@pytest.mark.timeout(300)
+def test_attendees_notebook_runs_all_in_jupyterlab_and_its_form_updates(lab, browser, minute_guard):
+    url, runs = lab
+    external: list[str] = []
+    page = open_page(browser, url, external)
+    try:
+        assert_no_popups(page)
+        open_notebook(page, "05_attendees")
+        minute_guard()  # the tier check counts requests within one UTC minute
+        run_all(page)
+        result = wait_for_result(runs, "05_attendees")
+        assert result["passed"], result
+        assert_every_cell_ran(page)
+
+        # The tier form rendered; setting a limit from the browser updates its output.
+        probe = fresh_user("lab-tier")
+        form = page.locator(".widget-vbox", has=page.locator("button", has_text="Set limit")).last
+        form.locator(".widget-text input").fill(probe)
+        form.locator(".widget-inline-hbox", has_text="per minute").locator("input").fill("7")
+        form.locator("button", has_text="Set limit").click()
+        form.get_by_text(f"{probe}: 7/min").wait_for(timeout=20_000)
+        assert probe in form.inner_text()
+        screenshot(page, "05_attendees")
+        assert_no_popups(page)
+    finally:
+        page.close()
+    assert external == [], "JupyterLab tried to load something from outside loopback"
+
+
+@pytest.mark.timeout(300)
+def test_dashboard_notebook_runs_all_in_jupyterlab_and_follows_new_traffic(lab, browser, stack, access_log):
+    url, runs = lab
+    user = fresh_user("lab")
+    send(stack.url, user, 6)
+    assert wait_for_rows(access_log, user, 6) == 6
+    external: list[str] = []
+    page = open_page(browser, url, external)
+    try:
+        open_notebook(page, "08_live_dashboard")
+        run_all(page)
+        result = wait_for_result(runs, "08_live_dashboard")
+        assert result["passed"], result
+        assert result["mode"].startswith("live"), "in JupyterLab the dashboard refreshes on its own"
+        assert_every_cell_ran(page)
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot", timeout=60_000)
+        cell = f'tr[data-user="{user}"] td[data-col="requests"]'
+        page.wait_for_function(f"() => document.querySelector('{cell}')?.innerText === '6'", timeout=30_000)
+
+        # More traffic: the open notebook's widgets follow without re-running anything.
+        send(stack.url, user, 4)
+        page.wait_for_function(f"() => document.querySelector('{cell}')?.innerText === '10'", timeout=30_000)
+        screenshot(page, "08_live_dashboard")
+        assert_no_popups(page)
+    finally:
+        page.close()
+    assert external == [], "JupyterLab tried to load something from outside loopback"
