@@ -40,9 +40,10 @@ class PreEventPlan:
     step_s: float = 10.0
 
     def notebooks(self) -> list[tuple[str, dict[str, Any]]]:
-        common = {"gateway_url": self.gateway_url, "target": self.target, "model": self.model}
-        runs = [(SMOKE, {**common, "user_id": "pre-event-smoke"}),
-                (RATE_LIMIT, {**common, "users": self.users, "requests_per_user": self.requests_per_user,
+        common = {"gateway_url": self.gateway_url, "model": self.model}
+        logged = {**common, "target": self.target}  # these two read the access log too
+        runs = [(SMOKE, {**logged, "user_id": "pre-event-smoke"}),
+                (RATE_LIMIT, {**logged, "users": self.users, "requests_per_user": self.requests_per_user,
                               "expected_limit": self.expected_limit})]
         if self.capacity:
             runs.append((CAPACITY, {**common, "rates": list(self.rates), "step_s": self.step_s}))
@@ -118,7 +119,8 @@ def run_pre_event(settings: Settings, plan: PreEventPlan, out: Path | None = Non
     if missing:
         raise GatewayOpsError(f"Set {', '.join(missing)} in the environment (repository secrets in CI) "
                               "to check the deployed gateway.")
-    folder = Path(out) if out else new_run_dir()
+    # Absolute: each notebook runs with its own folder as working directory.
+    folder = (Path(out) if out else new_run_dir()).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     for name, wanted in plan.notebooks():

