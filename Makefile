@@ -58,13 +58,17 @@ demo: install
 	$(VENV)/bin/gateway-ops demo
 
 # The local stack and the live dashboard (http://127.0.0.1:8866/) in the background, JupyterLab in
-# the foreground; Ctrl-C stops all three.
+# the foreground; Ctrl-C stops all three. JupyterLab stays offline and quiet: no news feed, no update
+# check, and notebooks/.jupyterlab-settings/overrides.json answers "Never" to its news question (a
+# pop-up that news_url=None alone does not stop) and starts the notebook's Python kernel without a
+# "Select Kernel" dialog. tests/dashboards/test_jupyterlab.py runs JupyterLab with these flags.
 up: install
 	@trap 'kill -TERM $$STACK $$DASH 2>/dev/null; wait $$STACK $$DASH' EXIT; \
 	$(VENV)/bin/gateway-ops up & STACK=$$!; \
 	$(VENV)/bin/gateway-ops dashboard --port 8866 & DASH=$$!; \
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --allow-root --notebook-dir=notebooks \
-	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  --LabApp.app_settings_dir=notebooks/.jupyterlab-settings
 
 bench: install
 	$(PY) bench/worker_bench.py

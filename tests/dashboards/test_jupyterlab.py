@@ -25,6 +25,7 @@ from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import free_port
 
 from .helpers import fresh_user, send, wait_for_rows
+from .test_browser import alive, descendants
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -60,7 +61,8 @@ def start_lab(stack, tmp: Path, flags: list[str]) -> tuple[ManagedProcess, str]:
            "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
     env.pop("USER_KEY_SECRET", None)
-    lab = ManagedProcess("JupyterLab", lab_argv(flags, folder, port, token), cwd=tmp, env=env)
+    # From the project root, as `make up` runs it (the Makefile's paths are relative to it).
+    lab = ManagedProcess("JupyterLab", lab_argv(flags, folder, port, token), cwd=PROJECT_ROOT, env=env)
     lab.start(ready=lambda line: f"127.0.0.1:{port}/lab" in line)
     try:
         lab.wait_ready(90)
@@ -76,7 +78,13 @@ def lab(stack, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("jupyterlab")
     process, url = start_lab(stack, tmp, make_up_lab_flags())
     yield url, tmp / "runs"
+    # Kernels run in sessions of their own: JupyterLab must shut them down when its group stops.
+    spawned = descendants(process.pid)
     process.stop()
+    deadline = time.monotonic() + 15
+    while alive(spawned) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(spawned), f"left running after JupyterLab stopped: {alive(spawned)}"
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +118,9 @@ def open_notebook(page, name: str) -> None:
     """Opens ``name`` from the file browser, as a facilitator does, and waits for an idle kernel."""
     page.locator(".jp-DirListing-item", has_text=f"{name}.ipynb").dblclick()
     page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=30_000)
-    page.wait_for_selector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status="idle"]',
-                           timeout=60_000)
+    # The status bar names the kernel once it is connected (before, "Run All" runs nothing).
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    assert_no_popups(page)  # e.g. "Select Kernel"
 
 
 def run_all(page) -> None:
@@ -147,8 +156,12 @@ def assert_no_popups(page) -> None:
     assert shown.count() == 0, f"JupyterLab showed: {shown.all_inner_texts()}"
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, show=None) -> None:
+    """test-artifacts/jupyterlab-<name>.png, scrolled to ``show`` (CI uploads it; a failing test leaves
+    one named -failed)."""
     ARTIFACTS.mkdir(exist_ok=True)
+    if show is not None:
+        show.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{name}.png"))
 
 
@@ -157,6 +170,10 @@ def test_make_up_starts_jupyterlab_without_news_or_update_checks():
     assert "--LabApp.news_url=None" in flags
     assert "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate" in flags
     assert "--no-browser" in flags and "--ip=127.0.0.1" in flags
+    settings = next(flag.split("=", 1)[1] for flag in flags if flag.startswith("--LabApp.app_settings_dir="))
+    overrides = json.loads((PROJECT_ROOT / settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert overrides["@jupyterlab/notebook-extension:tracker"]["autoStartDefaultKernel"] is True
 
 
 @pytest.mark.timeout(300)
@@ -176,13 +193,16 @@ def test_attendees_notebook_runs_all_in_jupyterlab_and_its_form_updates(lab, bro
         # The tier form rendered; setting a limit from the browser updates its output.
         probe = fresh_user("lab-tier")
         form = page.locator(".widget-vbox", has=page.locator("button", has_text="Set limit")).last
-        form.locator(".widget-text input").fill(probe)
-        form.locator(".widget-inline-hbox", has_text="per minute").locator("input").fill("7")
+        form.get_by_role("textbox", name="user id").fill(probe)
+        form.get_by_role("spinbutton", name="per minute").fill("7")
         form.locator("button", has_text="Set limit").click()
         form.get_by_text(f"{probe}: 7/min").wait_for(timeout=20_000)
         assert probe in form.inner_text()
-        screenshot(page, "05_attendees")
+        screenshot(page, "05_attendees", show=form)
         assert_no_popups(page)
+    except BaseException:
+        screenshot(page, "05_attendees-failed")
+        raise
     finally:
         page.close()
     assert external == [], "JupyterLab tried to load something from outside loopback"
@@ -210,8 +230,11 @@ def test_dashboard_notebook_runs_all_in_jupyterlab_and_follows_new_traffic(lab, 
         # More traffic: the open notebook's widgets follow without re-running anything.
         send(stack.url, user, 4)
         page.wait_for_function(f"() => document.querySelector('{cell}')?.innerText === '10'", timeout=30_000)
-        screenshot(page, "08_live_dashboard")
+        screenshot(page, "08_live_dashboard", show=page.locator(".js-plotly-plot").first)
         assert_no_popups(page)
+    except BaseException:
+        screenshot(page, "08_live_dashboard-failed")
+        raise
     finally:
         page.close()
     assert external == [], "JupyterLab tried to load something from outside loopback"
