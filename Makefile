@@ -52,6 +52,7 @@ test-worker: $(NPM_STAMP)
 	cd worker && npx vitest run $(VITEST_ARGS)
 
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
+	$(if $(REPORTS),mkdir -p $(REPORTS))
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install

@@ -126,9 +126,18 @@ def test_the_test_workflow_uploads_what_the_tests_write():
     for pattern in ("*.xml", "pytest-tmp/**/*.ipynb", "pytest-tmp/**/result.json"):
         assert f"{reports}/{pattern}" in paths
     assert "runs/**" in paths
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
-    assert "--junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pytest-tmp" in makefile
-    assert "--outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml" in makefile
+    # `make test REPORTS=…` (what the job runs) writes those reports and keeps pytest's folders there.
+    plan = subprocess.run(["make", "-n", "-B", "test-python", "test-worker", f"REPORTS={reports}"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=60).stdout.splitlines()
+    pytest_line = next(line for line in plan if " -m pytest" in line)
+    assert f"--junitxml={reports}/junit-python.xml" in pytest_line and f"--basetemp={reports}/pytest-tmp" in pytest_line
+    assert plan.index(f"mkdir -p {reports}") < plan.index(pytest_line), "pytest makes --basetemp, not its parents"
+    vitest_line = next(line for line in plan if "vitest run" in line)
+    assert f"--outputFile.junit={PROJECT_ROOT / reports}/junit-worker.xml" in vitest_line
+    # …and plain `make test` is unchanged.
+    plain = subprocess.run(["make", "-n", "-B", "test-python", "test-worker"], cwd=PROJECT_ROOT, capture_output=True,
+                           text=True, timeout=60).stdout
+    assert "--junitxml" not in plain and "--basetemp" not in plain and "junit" not in plain
 
 
 def test_pre_event_credentials_are_environment_variables_only():
