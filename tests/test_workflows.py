@@ -121,8 +121,8 @@ def test_the_test_workflow_uploads_what_the_tests_write():
     paths = upload["with"]["path"].split()
     reports = workflow["jobs"]["test"]["env"]["REPORTS"]
     assert "test-artifacts/*.png" in paths
-    for browser_test in ("dashboards/test_browser.py", "dashboards/test_jupyterlab.py"):
-        assert 'ARTIFACTS = PROJECT_ROOT / "test-artifacts"' in (PROJECT_ROOT / "tests" / browser_test).read_text()
+    assert 'ARTIFACTS = PROJECT_ROOT / "test-artifacts"' in (PROJECT_ROOT / "tests/dashboards/test_browser.py").read_text()
+    assert "import ARTIFACTS" in (PROJECT_ROOT / "tests/dashboards/test_jupyterlab.py").read_text()
     for pattern in ("*.xml", "pytest-tmp/**/*.ipynb", "pytest-tmp/**/result.json"):
         assert f"{reports}/{pattern}" in paths
     assert "runs/**" in paths

@@ -8,6 +8,7 @@ runs in its own process group and is stopped with it. Screenshots: test-artifact
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,11 +26,8 @@ from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import free_port
 
 from .helpers import fresh_user, send, wait_for_rows
-from .test_browser import alive, descendants
+from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, alive, descendants
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 #: Pop-ups JupyterLab can show: dialogs and notification toasts (news, update checks).
 POPUPS = ".jp-Dialog, .Toastify__toast, .jp-Notification-Toast"
 
@@ -97,9 +95,12 @@ def browser():
         launched.close()
 
 
-def open_page(browser, url: str, external: list[str]):
-    """A page that lets only loopback through and records anything else it tried to load."""
+@contextlib.contextmanager
+def lab_page(browser, url: str, name: str):
+    """A JupyterLab page that lets only loopback through. On leaving: a failure leaves
+    test-artifacts/jupyterlab-<name>-failed.png; the page closes; nothing outside loopback was asked for."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    external: list[str] = []
 
     def only_loopback(route):
         if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
@@ -108,10 +109,17 @@ def open_page(browser, url: str, external: list[str]):
             external.append(route.request.url)
             route.abort()
 
-    page.route("**/*", only_loopback)
-    page.goto(url)
-    page.wait_for_selector(".jp-LabShell", timeout=60_000)
-    return page
+    try:
+        page.route("**/*", only_loopback)
+        page.goto(url)
+        page.wait_for_selector(".jp-LabShell", timeout=60_000)
+        yield page
+    except BaseException:
+        screenshot(page, f"{name}-failed")
+        raise
+    finally:
+        page.close()
+    assert external == [], f"JupyterLab tried to load from outside loopback: {external}"
 
 
 def open_notebook(page, name: str) -> None:
@@ -179,9 +187,7 @@ def test_make_up_starts_jupyterlab_without_news_or_update_checks():
 @pytest.mark.timeout(300)
 def test_attendees_notebook_runs_all_in_jupyterlab_and_its_form_updates(lab, browser, minute_guard):
     url, runs = lab
-    external: list[str] = []
-    page = open_page(browser, url, external)
-    try:
+    with lab_page(browser, url, "05_attendees") as page:
         assert_no_popups(page)
         open_notebook(page, "05_attendees")
         minute_guard()  # the tier check counts requests within one UTC minute
@@ -200,12 +206,6 @@ def test_attendees_notebook_runs_all_in_jupyterlab_and_its_form_updates(lab, bro
         assert probe in form.inner_text()
         screenshot(page, "05_attendees", show=form)
         assert_no_popups(page)
-    except BaseException:
-        screenshot(page, "05_attendees-failed")
-        raise
-    finally:
-        page.close()
-    assert external == [], "JupyterLab tried to load something from outside loopback"
 
 
 @pytest.mark.timeout(300)
@@ -214,9 +214,7 @@ def test_dashboard_notebook_runs_all_in_jupyterlab_and_follows_new_traffic(lab, 
     user = fresh_user("lab")
     send(stack.url, user, 6)
     assert wait_for_rows(access_log, user, 6) == 6
-    external: list[str] = []
-    page = open_page(browser, url, external)
-    try:
+    with lab_page(browser, url, "08_live_dashboard") as page:
         open_notebook(page, "08_live_dashboard")
         run_all(page)
         result = wait_for_result(runs, "08_live_dashboard")
@@ -232,9 +230,3 @@ def test_dashboard_notebook_runs_all_in_jupyterlab_and_follows_new_traffic(lab, 
         page.wait_for_function(f"() => document.querySelector('{cell}')?.innerText === '10'", timeout=30_000)
         screenshot(page, "08_live_dashboard", show=page.locator(".js-plotly-plot").first)
         assert_no_popups(page)
-    except BaseException:
-        screenshot(page, "08_live_dashboard-failed")
-        raise
-    finally:
-        page.close()
-    assert external == [], "JupyterLab tried to load something from outside loopback"
