@@ -25,7 +25,9 @@ from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import free_port
 
-from .helpers import fresh_user, send, wait_for_rows
+from helpers import fresh_user, wait_for_rows
+
+from .helpers import send
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, alive, descendants
 
 #: Pop-ups JupyterLab can show: dialogs and notification toasts (news, update checks).
@@ -213,7 +215,7 @@ def test_dashboard_notebook_runs_all_in_jupyterlab_and_follows_new_traffic(lab, 
     url, runs = lab
     user = fresh_user("lab")
     send(stack.url, user, 6)
-    assert wait_for_rows(access_log, user, 6) == 6
+    assert len(wait_for_rows(access_log, user, 6)) == 6
     with lab_page(browser, url, "08_live_dashboard") as page:
         open_notebook(page, "08_live_dashboard")
         run_all(page)
