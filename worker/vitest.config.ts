@@ -10,8 +10,9 @@ export default defineConfig(async () => {
         main: "./src/index.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          // Test-only bindings: the migrations to apply, and a known origin URL to intercept.
-          bindings: { TEST_MIGRATIONS: migrations, OPENCLAW_URL: "http://origin.test/base" },
+          // Test-only bindings: the migrations to apply, a known origin URL to intercept, and
+          // strangers' counts flushed at once (a test waits for its request's waitUntil work).
+          bindings: { TEST_MIGRATIONS: migrations, OPENCLAW_URL: "http://origin.test/base", STRANGER_FLUSH_MS: "0" },
         },
       }),
     ],

@@ -16,6 +16,8 @@ export interface GatewayConfig {
   userKeySecret: string | null;
   ipHashSalt: string | null;
   upstreamTimeoutMs: number;
+  /** After the origin's headers, the longest silence before the answer is ended (0: no limit). */
+  upstreamIdleTimeoutMs: number;
   maxBodyBytes: number;
 }
 
@@ -59,6 +61,7 @@ export function readConfig(env: Env): GatewayConfig {
     userKeySecret: env.USER_KEY_SECRET || null,
     ipHashSalt: env.IP_HASH_SALT || null,
     upstreamTimeoutMs: nonNegativeInt("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 120_000),
+    upstreamIdleTimeoutMs: nonNegativeInt("UPSTREAM_IDLE_TIMEOUT_MS", env.UPSTREAM_IDLE_TIMEOUT_MS, 30_000),
     maxBodyBytes: nonNegativeInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 4_194_304),
   };
 }

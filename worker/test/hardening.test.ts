@@ -7,7 +7,19 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { userKeyFor } from "../src/lib/crypto";
-import { call, chatBody, freshUser, gateway, jsonResponse, logRows, mockOrigin, rowFor, userHeaders } from "./helpers";
+import {
+  call,
+  chatBody,
+  clearLog,
+  freshUser,
+  gateway,
+  jsonResponse,
+  logRows,
+  mockOrigin,
+  rowFor,
+  strangerCounts,
+  userHeaders,
+} from "./helpers";
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,18 +56,7 @@ function dataEvents(text: string): unknown[] {
     .map((d) => (d === "[DONE]" ? d : JSON.parse(d)));
 }
 
-/** Rows of `stranger_counts` for the classes given, summed per class. */
-async function strangerCounts(): Promise<Record<string, number>> {
-  const { results } = await env.DB.prepare(
-    "SELECT error_class, status, SUM(requests) AS n FROM stranger_counts GROUP BY error_class, status",
-  ).all<{ error_class: string; status: number; n: number }>();
-  return Object.fromEntries(results.map((r) => [`${r.status} ${r.error_class}`, r.n]));
-}
-
-beforeEach(async () => {
-  await env.DB.prepare("DELETE FROM requests").run();
-  await env.DB.prepare("DELETE FROM stranger_counts").run().catch(() => {});
-});
+beforeEach(() => clearLog());
 afterEach(() => vi.restoreAllMocks());
 
 describe("idle timeout after the origin's headers (UPSTREAM_IDLE_TIMEOUT_MS)", () => {
