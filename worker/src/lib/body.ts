@@ -42,14 +42,19 @@ export async function readBodyBounded(request: Request, max: number): Promise<Ui
     }
     chunks.push(value);
   }
-  if (total === 0) return null;
-  const body = new Uint8Array(total);
+  return total === 0 ? null : concatBytes(chunks, total);
+}
+
+/** The chunks as one array (the one chunk itself when there is only one: no copy). */
+export function concatBytes(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {
-    body.set(chunk, offset);
+    out.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return body;
+  return out;
 }
 
 export interface InspectedBody {

@@ -6,6 +6,7 @@
  * origin's body is cancelled, so its connection (and the Mac mini's slot) is freed at once.
  */
 import { clientClosed, GatewayError } from "../errors";
+import { concatBytes } from "../lib/body";
 
 /** Why an answer ended early: the access log's `error_class`. */
 export type RelayFailure = "client_closed" | "upstream_stream_error" | "upstream_idle_timeout";
@@ -80,14 +81,7 @@ export async function readWholeBody(body: ReadableStream<Uint8Array>, idleMs: nu
     console.error("upstream body failed", String(error));
     throw new GatewayError(502, "The origin broke off its answer before the end.", "upstream_body_error");
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 /** The failure a read error stands for. */
