@@ -16,6 +16,8 @@ Two measurements per runtime:
   (at most 200 in flight) for one fresh user each; an exact limiter admits exactly 50 of each.
 
 The same closed loop is also run straight at the origin ("origin-direct"), the floor under both.
+The client is the load-test engine (``gateway_ops.loadtest.engine``: closed model for throughput,
+an open burst schedule for bursts) and the percentiles are its statistics' (HDR histogram).
 
 Every process started here runs in its own process group and is stopped with its whole group on
 exit, exceptions, Ctrl-C and SIGTERM; state lives in a ``tempfile.TemporaryDirectory``. All
@@ -32,7 +34,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -50,7 +51,10 @@ from typing import TypeVar
 import aiohttp
 
 from gateway_ops.exceptions import StackError
-from gateway_ops.loadtest.ratelimit import wait_before_start
+from gateway_ops.loadtest.engine import Engine, EngineOptions, RequestTemplate, Run as EngineRun
+from gateway_ops.loadtest.schedule import burst_schedule, user_ids
+from gateway_ops.loadtest.stats import percentiles
+from gateway_ops.minute_window import wait_before_start
 from gateway_ops.paths import WORKER_DIR
 from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import HOST, WRANGLER_ENV, WORKER_SETTING_NAMES, apply_local_migrations, free_port, local_stack
@@ -73,9 +77,10 @@ CHAT_BODY = json.dumps(
     {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}, separators=(",", ":")
 ).encode()
 WORKLOAD = f"POST {ENDPOINT} {CHAT_BODY.decode()} ({len(CHAT_BODY)} bytes)"
+#: what the load-test engine sends for every request of the bench
+CHAT = RequestTemplate(CHAT_BODY, path=ENDPOINT)
 UNLIMITED = 1_000_000  # RATE_LIMIT_PER_MINUTE for the throughput phase: never reached
 BURST_LIMIT = 50
-MAX_REQUESTS_PER_CLIENT = 100_000  # a hard bound on every closed loop, besides its duration
 REQUEST_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 60.0
 T = TypeVar("T")
@@ -289,72 +294,44 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def percentile_ms(latencies: Sequence[float], q: int) -> float | None:
-    """The q-th percentile in ms (statistics.quantiles, inclusive method); None without data."""
-    if not latencies:
-        return None
-    if len(latencies) == 1:
-        return latencies[0] * 1000
-    return statistics.quantiles(latencies, n=100, method="inclusive")[q - 1] * 1000
+def engine_options(in_flight: int) -> EngineOptions:
+    """The load-test engine as the bench drives it: aiohttp, no progress bar, every request sent."""
+    return EngineOptions(transport="aiohttp", max_in_flight=in_flight, when_full="wait", timeout_s=REQUEST_TIMEOUT_S,
+                         progress=False, description="bench")
 
 
-@dataclass
-class Answer:
-    """One response: its status, whether the Worker itself answered (X-Request-ID), and its body."""
-
-    status: int
-    from_worker: bool
-    body: bytes
-
-
-async def post_chat(session: aiohttp.ClientSession, url: str, user: str) -> Answer:
-    """One tiny chat completion, read to the end."""
-    headers = {"Content-Type": "application/json", "X-User-ID": user}
-    async with session.post(f"{url}{ENDPOINT}", data=CHAT_BODY, headers=headers) as response:
-        body = await response.read()
-        return Answer(response.status, "X-Request-ID" in response.headers, body)
+async def closed_loop(url: str, concurrency: int, duration: float, users: str) -> StepResult:
+    """N clients (the engine's closed model) send back to back until the deadline; in-flight
+    requests finish and are counted. Percentiles are the engine's (HDR histogram) over the 200s."""
+    run = await Engine(url, CHAT, engine_options(concurrency)).run_closed_async(
+        user_ids(users, concurrency), duration)
+    return step_result(run, concurrency)
 
 
-async def closed_loop(
-    session: aiohttp.ClientSession, url: str, concurrency: int, duration: float, users: str
-) -> StepResult:
-    """N clients send back to back until the deadline; in-flight requests finish and are counted."""
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    errors = 0
-
-    async def client(index: int) -> None:
-        nonlocal errors
-        user = f"{users}-{index}"
-        for _ in range(MAX_REQUESTS_PER_CLIENT):
-            if time.perf_counter() >= deadline:
-                return
-            sent = time.perf_counter()
-            try:
-                status = (await post_chat(session, url, user)).status
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                errors += 1
-                continue
-            statuses[status] += 1
-            if status == 200:
-                latencies.append(time.perf_counter() - sent)
-
-    started = time.perf_counter()
-    deadline = started + duration
-    await asyncio.gather(*(client(i) for i in range(concurrency)))
-    seconds = time.perf_counter() - started
+def step_result(run: EngineRun, concurrency: int) -> StepResult:
+    """One closed-loop step from the engine's records: requests/s counts only 200s."""
+    frame = run.frame()
+    answered = frame[frame["status"] > 0]
+    statuses = Counter(int(status) for status in answered["status"])
     ok = statuses[200]
+    latency = percentiles(answered.loc[answered["status"] == 200, "latency_ms"], (50, 99))
+    seconds = run.elapsed_s
     return StepResult(
         concurrency=concurrency,
         seconds=round(seconds, 3),
         ok=ok,
-        non_200=sum(statuses.values()) - ok,
-        errors=errors,
-        rps=round(ok / seconds, 1),
-        p50_ms=_round(percentile_ms(latencies, 50)),
-        p99_ms=_round(percentile_ms(latencies, 99)),
+        non_200=len(answered) - ok,
+        errors=len(frame) - len(answered),
+        rps=round(ok / seconds, 1) if seconds else 0.0,
+        p50_ms=_round(_finite(latency["p50"])),
+        p99_ms=_round(_finite(latency["p99"])),
         statuses={str(k): v for k, v in sorted(statuses.items())},
     )
+
+
+def _finite(value: float) -> float | None:
+    """NaN (no data) as None, as the JSON figures want it."""
+    return None if value != value else value
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -370,55 +347,42 @@ async def wait_for_room_in_minute(margin: float) -> None:
         await asyncio.sleep(wait)
 
 
-async def one_burst(session: aiohttp.ClientSession, url: str, size: int, in_flight: int, user: str) -> BurstResult:
-    """`size` requests for `user`, all started at once, at most `in_flight` outstanding."""
-    gate = asyncio.Semaphore(in_flight)
-    statuses: Counter[int] = Counter()
-    errors = missing_id = 0
+async def one_burst(url: str, size: int, in_flight: int, user: str) -> BurstResult:
+    """`size` requests for `user`, all due at once (the engine's burst), at most `in_flight` outstanding."""
+    run = await Engine(url, CHAT, engine_options(in_flight)).run_open_async(burst_schedule([user], size))
+    frame = run.frame()
+    answered = frame[frame["status"] > 0]
+    statuses = Counter(int(status) for status in answered["status"])
+    from_worker = answered["request_id"] != ""
     samples: dict[str, str] = {}
-
-    async def request() -> None:
-        nonlocal errors, missing_id
-        async with gate:
-            try:
-                answer = await post_chat(session, url, user)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                errors += 1
-                samples.setdefault(type(error).__name__, str(error)[:160])
-                return
-            statuses[answer.status] += 1
-            missing_id += not answer.from_worker
-            if answer.status not in (200, 429) or not answer.from_worker:
-                key = f"{answer.status}{'' if answer.from_worker else ' (not from the Worker)'}"
-                samples.setdefault(key, answer.body[:160].decode(errors="replace"))
-
-    minute_before = int(time.time() // 60)
-    started = time.perf_counter()
-    await asyncio.gather(*(request() for _ in range(size)))
-    seconds = time.perf_counter() - started
-    minute_after = int(time.time() // 60)
+    for record in frame.itertuples():
+        if not record.status:
+            samples.setdefault(record.error or "error", record.error)
+        elif record.status not in (200, 429) or not record.request_id:
+            samples.setdefault(f"{record.status}{'' if record.request_id else ' (not from the Worker)'}",
+                               record.body[:160])
     return BurstResult(
         size=size,
         in_flight=min(size, in_flight),
         admitted=statuses[200],
         rate_limited=statuses[429],
         other={str(k): v for k, v in sorted(statuses.items()) if k not in (200, 429)},
-        errors=errors,
-        missing_request_id=missing_id,
-        seconds=round(seconds, 2),
-        crossed_minute=minute_after != minute_before,
+        errors=len(frame) - len(answered),
+        missing_request_id=int((~from_worker).sum()),
+        seconds=round(run.elapsed_s, 2),
+        crossed_minute=int(run.wall_t0 // 60) != int((run.wall_t0 + run.elapsed_s) // 60),
         attempts=1,
         samples=samples,
     )
 
 
-async def burst(session: aiohttp.ClientSession, url: str, runtime: str, size: int, in_flight: int) -> BurstResult:
+async def burst(url: str, runtime: str, size: int, in_flight: int) -> BurstResult:
     """A burst for a fresh user, clear of a minute boundary; repeated once (new user) if it crossed one."""
     result: BurstResult | None = None
     for attempt in (1, 2):
         await wait_for_room_in_minute(margin=3.0 + size / 100)
         user = f"burst-{runtime}-{size}-{uuid.uuid4().hex[:12]}"
-        result = await one_burst(session, url, size, in_flight, user)
+        result = await one_burst(url, size, in_flight, user)
         result.attempts = attempt
         if not result.crossed_minute:
             break
@@ -431,8 +395,7 @@ async def burst(session: aiohttp.ClientSession, url: str, runtime: str, size: in
 
 
 async def throughput_phase(
-    session: aiohttp.ClientSession, urls: dict[str, str], levels: Sequence[int], duration: float, warmup: float,
-    results: dict[str, RuntimeResult],
+    urls: dict[str, str], levels: Sequence[int], duration: float, warmup: float, results: dict[str, RuntimeResult],
 ) -> None:
     """Interleaves the runtimes per concurrency level (order alternating) so drift hits both alike."""
     run_id = uuid.uuid4().hex[:8]
@@ -441,41 +404,34 @@ async def throughput_phase(
         for name in order:
             users = f"tp-{run_id}-{name}-c{concurrency}"
             if warmup > 0:
-                await closed_loop(session, urls[name], concurrency, warmup, users)
-            result = await closed_loop(session, urls[name], concurrency, duration, users)
+                await closed_loop(urls[name], concurrency, warmup, users)
+            result = await closed_loop(urls[name], concurrency, duration, users)
             results[name].throughput.append(result)
             log(f"  {name} c={concurrency}: {result.rps} req/s, p50 {result.p50_ms} ms, non-200 {result.non_200}, "
                 f"errors {result.errors}")
 
 
 async def burst_phase(
-    session: aiohttp.ClientSession, urls: dict[str, str], sizes: Sequence[int], in_flight: int,
-    results: dict[str, RuntimeResult],
+    urls: dict[str, str], sizes: Sequence[int], in_flight: int, results: dict[str, RuntimeResult],
 ) -> None:
     """Bursts per runtime; every burst uses a user id never seen before."""
     for name, url in urls.items():
         for size in sizes:
-            result = await burst(session, url, name, size, in_flight)
+            result = await burst(url, name, size, in_flight)
             results[name].bursts.append(result)
             log(f"  {name} burst {size}: admitted {result.admitted}, 429 {result.rate_limited}, other {result.other}, "
                 f"errors {result.errors}, {result.seconds} s")
 
 
-def new_session() -> aiohttp.ClientSession:
-    """One session for the whole run: no connection cap (limit=0), keep-alive, no proxy from the env."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S))
-
-
 async def origin_baseline(
-    session: aiohttp.ClientSession, origin_url: str, levels: Sequence[int], duration: float, warmup: float
+    origin_url: str, levels: Sequence[int], duration: float, warmup: float
 ) -> list[StepResult]:
     """The same closed loop straight at the origin: what the client and origin cost without a Worker."""
     steps = []
     for concurrency in levels:
         if warmup > 0:
-            await closed_loop(session, origin_url, concurrency, warmup, "origin")
-        steps.append(await closed_loop(session, origin_url, concurrency, duration, "origin"))
+            await closed_loop(origin_url, concurrency, warmup, "origin")
+        steps.append(await closed_loop(origin_url, concurrency, duration, "origin"))
         log(f"  origin-direct c={concurrency}: {steps[-1].rps} req/s, p50 {steps[-1].p50_ms} ms")
     return steps
 
@@ -486,18 +442,15 @@ async def measure(args: argparse.Namespace, root: Path, stack: ExitStack) -> Run
     load_before = os.getloadavg()[0]
     log("starting the simulated origin (profile instant)")
     origin_url = start_origin(stack)
-    async with new_session() as session:
-        origin_direct = await origin_baseline(session, origin_url, args.concurrency, min(args.duration, 2.0),
-                                              min(args.warmup, 0.5))
-        with ExitStack() as phase:
-            log(f"throughput phase: starting {', '.join(args.runtimes)}")
-            urls = start_runtimes(phase, args.runtimes, root, origin_url, UNLIMITED)
-            await throughput_phase(session, urls, args.concurrency, args.duration, args.warmup, results)
-        # New servers on new ports: the idle connections to the old ones are never reused.
-        with ExitStack() as phase:
-            log(f"burst phase: restarting {', '.join(args.runtimes)} with RATE_LIMIT_PER_MINUTE={BURST_LIMIT}")
-            urls = start_runtimes(phase, args.runtimes, root, origin_url, BURST_LIMIT)
-            await burst_phase(session, urls, args.bursts, args.burst_in_flight, results)
+    origin_direct = await origin_baseline(origin_url, args.concurrency, min(args.duration, 2.0), min(args.warmup, 0.5))
+    with ExitStack() as phase:
+        log(f"throughput phase: starting {', '.join(args.runtimes)}")
+        urls = start_runtimes(phase, args.runtimes, root, origin_url, UNLIMITED)
+        await throughput_phase(urls, args.concurrency, args.duration, args.warmup, results)
+    with ExitStack() as phase:
+        log(f"burst phase: restarting {', '.join(args.runtimes)} with RATE_LIMIT_PER_MINUTE={BURST_LIMIT}")
+        urls = start_runtimes(phase, args.runtimes, root, origin_url, BURST_LIMIT)
+        await burst_phase(urls, args.bursts, args.burst_in_flight, results)
     return Run(results, origin_direct, load_before, os.getloadavg()[0])
 
 

@@ -94,13 +94,23 @@ def _d1_param(value: Any) -> str:
     return str(value)
 
 
+def cloudflare_access_log(settings: Settings, http_client: Any = None) -> CloudflareAccessLog:
+    """The deployed gateway's access log: the D1 database whose id bootstrap wrote into wrangler.toml.
+
+    :raises SettingsError: when the token or account is missing, or bootstrap has not run
+    """
+    from .cloudflare.wrangler_toml import read_config
+    from .cloudflare_api import make_client, require_account_id
+
+    return CloudflareAccessLog(make_client(settings, http_client), require_account_id(settings),
+                               read_config().require_d1_id())
+
+
 def open_access_log(settings: Settings, target: str | None = None) -> AccessLog:
     """The access log for ``target`` (default: settings.GATEWAY_TARGET)."""
     target = target or settings.GATEWAY_TARGET
     if target == "local":
         return LocalAccessLog(settings.GATEWAY_STATE_DIR)
     if target == "cloudflare":
-        from .cloudflare_api import cloudflare_access_log
-
         return cloudflare_access_log(settings)
     raise AccessLogError(f"Unknown target {target!r}: use 'local' or 'cloudflare'.")

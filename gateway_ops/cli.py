@@ -1,7 +1,10 @@
 """The ``gateway-ops`` command line: each command gathers its options and calls the library once.
 
-Library errors (``GatewayOpsError``) become one line on stderr and exit status 1 — never a
-traceback for a foreseeable failure.
+This module holds the local-stack commands and mounts the other areas (``cli_cloudflare``,
+``cli_dashboard``, ``cli_attendees``, ``cli_loadtest``), each a ``typer.Typer`` registered the same
+way; shared options and error handling are in ``cli_support``. Library errors
+(``GatewayOpsError``) become one line on stderr and exit status 1 — never a traceback for a
+foreseeable failure.
 """
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
-from . import cli_attendees, cli_cloudflare, cli_dashboard, cli_loadtest
-from .cli_support import friendly_errors, stop_on_sigterm
+from . import cli_attendees, cli_ci, cli_cloudflare, cli_dashboard, cli_loadtest
+from .cli_support import GatewayUrl, Profile, Target, friendly_errors, stop_on_sigterm
 from .exceptions import GatewayOpsError
 from .results import checks_frame
 from .settings import load_settings
@@ -32,7 +35,7 @@ def up(
     port: Annotated[int, typer.Option(help="gateway port on 127.0.0.1")] = 8787,
     upstream_port: Annotated[int, typer.Option(help="simulated origin port")] = 18789,
     upstream_url: Annotated[Optional[str], typer.Option(help="use this origin instead of the simulated one")] = None,
-    profile: Annotated[str, typer.Option(help="simulated origin profile: mac-mini, large, instant")] = "mac-mini",
+    profile: Profile = "mac-mini",
 ) -> None:
     """Run the local stack in the foreground until Ctrl-C or SIGTERM."""
     settings = load_settings()
@@ -56,15 +59,14 @@ def up(
 @app.command()
 @friendly_errors
 def smoke(
-    url: Annotated[Optional[str], typer.Option(help="gateway URL (default: GATEWAY_URL or the local stack)")] = None,
-    target: Annotated[Optional[str], typer.Option(help="access log to check: local or cloudflare")] = None,
+    url: GatewayUrl = None,
+    target: Target = None,
     user_id: Annotated[str, typer.Option(help="X-User-ID of the test request")] = "smoke-test",
 ) -> None:
     """Health, one real request, and its row in the access log; exit 0 only if all pass."""
     settings = load_settings()
-    secret = settings.USER_KEY_SECRET.get_secret_value() if settings.USER_KEY_SECRET else None
     checks = run_smoke(url or settings.gateway_url, open_access_log(settings, target), user_id=user_id,
-                       key_secret=secret)
+                       key_secret=settings.user_key_secret)
     typer.echo(checks_frame(checks).to_string(index=False))
     if not all(c.passed for c in checks):
         raise typer.Exit(1)
@@ -74,7 +76,7 @@ def smoke(
 @friendly_errors
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run on the access log, e.g. 'SELECT * FROM user_summary'")],
-    target: Annotated[Optional[str], typer.Option(help="local or cloudflare (default: GATEWAY_TARGET)")] = None,
+    target: Target = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
     """Run SQL on the access log and print the result."""
@@ -92,7 +94,7 @@ def query(
 @app.command()
 @friendly_errors
 def demo(
-    profile: Annotated[str, typer.Option(help="simulated origin profile")] = "mac-mini",
+    profile: Profile = "mac-mini",
 ) -> None:
     """Rehearse an event on the local stack: start it, run the notebooks, report, stop."""
     from .demo import run_demo
@@ -106,8 +108,8 @@ def demo(
     typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
 
 
-for area in (cli_cloudflare, cli_attendees, cli_loadtest, cli_dashboard):
-    area.register(app)
+for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_loadtest, cli_ci):
+    app.add_typer(area.app)  # no name: the area's commands and groups join the top level
 
 
 @app.callback()

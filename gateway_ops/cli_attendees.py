@@ -6,18 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_support import friendly_errors
+from .cli_support import Target, friendly_errors
 
+app = typer.Typer()
 attendees = typer.Typer(help="Attendee keys, per-user limits and OAuth tokens.", no_args_is_help=True)
 oauth = typer.Typer(help="OAuth tokens for codex mode (values are never printed).", no_args_is_help=True)
+app.add_typer(attendees, name="attendees")
 attendees.add_typer(oauth, name="oauth")
-
-Target = Annotated[Optional[str], typer.Option(help="local or cloudflare (default: GATEWAY_TARGET)")]
-
-
-def register(app: typer.Typer) -> None:
-    """Adds this area's commands to the `gateway-ops` app."""
-    app.add_typer(attendees, name="attendees")
 
 
 def _kv(target: str | None):
@@ -46,8 +41,7 @@ def keys(
     settings = load_settings()
     roster = read_names_csv(names) if names else None
     user_ids = user_ids_for_names(roster) if roster else user_ids_numbered(count, prefix)
-    secret = settings.USER_KEY_SECRET.get_secret_value() if settings.USER_KEY_SECRET else ""
-    frame = issue_keys(user_ids, secret, names=roster)
+    frame = issue_keys(user_ids, settings.user_key_secret or "", names=roster)
     write_keys_csv(frame, out)
     typer.echo(f"Wrote {len(frame)} attendee keys to {out} (keep it private).")
     if cards:

@@ -11,14 +11,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_support import friendly_errors, stop_on_sigterm
+from .cli_support import Target, friendly_errors, stop_on_sigterm
 from .exceptions import SettingsError
 from .results import checks_frame
 from .settings import load_settings
 
+app = typer.Typer()
 secrets_app = typer.Typer(help="Worker secrets: set one without echoing it, or list their names.",
                           no_args_is_help=True)
-Target = Annotated[Optional[str], typer.Option(help="local or cloudflare (default: GATEWAY_TARGET)")]
+app.add_typer(secrets_app, name="secrets")
 
 
 def _cloudflare(settings):
@@ -28,6 +29,7 @@ def _cloudflare(settings):
     return make_client(settings), require_account_id(settings), read_config().worker_name
 
 
+@app.command()
 @friendly_errors
 def preflight(
     attendees: Annotated[Optional[int], typer.Option(help="expected attendees (with --rpm and --hours: plan limits)")] = None,
@@ -56,6 +58,7 @@ def preflight(
         raise typer.Exit(1)
 
 
+@app.command()
 @friendly_errors
 def bootstrap(
     target: Target = None,
@@ -143,6 +146,7 @@ def secrets_list() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
 @friendly_errors
 def deploy(
     url: Annotated[Optional[str], typer.Option(help="smoke-test this URL instead of the one wrangler prints")] = None,
@@ -166,6 +170,7 @@ def deploy(
         raise typer.Exit(1)
 
 
+@app.command()
 @friendly_errors
 def tail(
     format: Annotated[str, typer.Option("--format", help="pretty or json")] = "pretty",
@@ -179,12 +184,3 @@ def tail(
         run_tail(load_settings(), output_format=format, duration=duration, on_line=typer.echo)
     except KeyboardInterrupt:
         pass
-
-
-def register(app: typer.Typer) -> None:
-    """Adds this area's commands to the `gateway-ops` app."""
-    app.command()(preflight)
-    app.command()(bootstrap)
-    app.add_typer(secrets_app, name="secrets")
-    app.command()(deploy)
-    app.command()(tail)

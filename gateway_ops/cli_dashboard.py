@@ -8,23 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
-from .cli_support import friendly_errors, stop_on_sigterm
+from .cli_support import Since, Target, Until, friendly_errors, stop_on_sigterm
 from .settings import load_settings
 
 DEFAULT_DASHBOARD_PORT = 8866
 
-
-def register(app: typer.Typer) -> None:
-    """Adds this area's commands to the `gateway-ops` app."""
-    app.command()(dashboard)
-    app.command()(report)
-    app.command()(archive)
+app = typer.Typer()
 
 
+@app.command()
 @friendly_errors
 def dashboard(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = DEFAULT_DASHBOARD_PORT,
-    target: Annotated[Optional[str], typer.Option(help="access log: local or cloudflare (default: GATEWAY_TARGET)")] = None,
+    target: Target = None,
     refresh: Annotated[int, typer.Option(min=1, max=60, help="seconds between refreshes")] = 5,
     window: Annotated[int, typer.Option(help="per-user table window in minutes: 5, 15 or 60")] = 15,
     limit: Annotated[int, typer.Option(min=1, help="the Worker's per-user limit, for the near/over highlight")] = 50,
@@ -55,12 +51,13 @@ def dashboard(
     typer.echo("stopped")
 
 
+@app.command()
 @friendly_errors
 def report(
     out: Annotated[Optional[Path], typer.Option(help="HTML file to write (default: runs/<time>/event_report.html)")] = None,
-    target: Annotated[Optional[str], typer.Option(help="access log: local or cloudflare")] = None,
-    since: Annotated[Optional[str], typer.Option(help="start: ISO 8601 (UTC), or an age such as 3h")] = None,
-    until: Annotated[Optional[str], typer.Option(help="end (exclusive): ISO 8601 (UTC), 'now', or an age")] = None,
+    target: Target = None,
+    since: Since = None,
+    until: Until = None,
     title: Annotated[str, typer.Option(help="the report's title")] = "Event report",
 ) -> None:
     """Write a self-contained HTML report of the event (opens offline) and print its path."""
@@ -75,12 +72,13 @@ def report(
     typer.echo(f"report {written.path.resolve()}")
 
 
+@app.command()
 @friendly_errors
 def archive(
     out: Annotated[Optional[Path], typer.Option(help="folder for the files (default: runs/<time>/archive)")] = None,
-    target: Annotated[Optional[str], typer.Option(help="access log: local or cloudflare")] = None,
-    since: Annotated[Optional[str], typer.Option(help="start: ISO 8601 (UTC), or an age such as 3h")] = None,
-    until: Annotated[Optional[str], typer.Option(help="end (exclusive): ISO 8601 (UTC), 'now', or an age")] = None,
+    target: Target = None,
+    since: Since = None,
+    until: Until = None,
     r2_bucket: Annotated[Optional[str], typer.Option(help="also upload the files to this R2 bucket")] = None,
     r2_prefix: Annotated[str, typer.Option(help="key prefix in the bucket")] = "",
     delete: Annotated[bool, typer.Option("--delete", help="then delete the archived rows from D1")] = False,

@@ -10,8 +10,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_support import friendly_errors, stop_on_sigterm
+from .cli_support import GatewayUrl, RunFolder, Target, friendly_errors, stop_on_sigterm
 from .settings import load_settings
+
+app = typer.Typer()
+loadtest = typer.Typer(help="Load tests: prove the per-user limit, find the origin's capacity.", no_args_is_help=True)
+app.add_typer(loadtest, name="loadtest")
 
 
 def _out_dir(out: Optional[Path], name: str) -> Path:
@@ -40,79 +44,72 @@ def _finish(checks, result_path: Path) -> None:
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer) -> None:
-    """Adds this area's commands to the `gateway-ops` app."""
-    loadtest = typer.Typer(help="Load tests: prove the per-user limit, find the origin's capacity.",
-                           no_args_is_help=True)
+@loadtest.command("ratelimit")
+@friendly_errors
+def ratelimit(
+    url: GatewayUrl = None,
+    users: Annotated[int, typer.Option(help="distinct user ids, each sending a burst")] = 10,
+    requests_per_user: Annotated[int, typer.Option(help="requests each user sends in one UTC minute")] = 60,
+    limit: Annotated[int, typer.Option(help="the per-user limit the gateway should enforce")] = 50,
+    mode: Annotated[str, typer.Option(help="burst (all at once) or spread (evenly over --spread seconds)")] = "burst",
+    spread: Annotated[float, typer.Option(help="seconds a spread takes")] = 10.0,
+    next_window: Annotated[bool, typer.Option(help="wait for the next minute and check it admits again")] = True,
+    target: Target = None,
+    out: RunFolder = None,
+) -> None:
+    """Burst test of the per-user limit; writes result.json; exit 0 only if it holds."""
+    from .accesslog import open_access_log
+    from .loadtest.ratelimit import RateLimitPlan, run_rate_limit_check, write_rate_limit_result
 
-    @loadtest.command("ratelimit")
-    @friendly_errors
-    def ratelimit(
-        url: Annotated[Optional[str], typer.Option(help="gateway URL (default: GATEWAY_URL or the local stack)")] = None,
-        users: Annotated[int, typer.Option(help="distinct user ids, each sending a burst")] = 10,
-        requests_per_user: Annotated[int, typer.Option(help="requests each user sends in one UTC minute")] = 60,
-        limit: Annotated[int, typer.Option(help="the per-user limit the gateway should enforce")] = 50,
-        mode: Annotated[str, typer.Option(help="burst (all at once) or spread (evenly over --spread seconds)")] = "burst",
-        spread: Annotated[float, typer.Option(help="seconds a spread takes")] = 10.0,
-        next_window: Annotated[bool, typer.Option(help="wait for the next minute and check it admits again")] = True,
-        target: Annotated[Optional[str], typer.Option(help="access log to check: local or cloudflare")] = None,
-        out: Annotated[Optional[Path], typer.Option(help="folder for result.json (default: a new runs/ folder)")] = None,
-    ) -> None:
-        """Burst test of the per-user limit; writes result.json; exit 0 only if it holds."""
-        from .accesslog import open_access_log
-        from .loadtest.ratelimit import RateLimitPlan, run_rate_limit_check, write_rate_limit_result
+    if mode not in ("burst", "spread"):
+        raise typer.BadParameter("use burst or spread", param_hint="--mode")
+    stop_on_sigterm()
+    settings = load_settings()
+    plan = RateLimitPlan(users=users, requests_per_user=requests_per_user, expected_limit=limit, mode=mode,
+                         spread_s=spread, check_next_window=next_window)
+    gateway = (url or settings.gateway_url).rstrip("/")
+    run = run_rate_limit_check(gateway, open_access_log(settings, target), plan, key_secret=settings.user_key_secret)
+    folder = _out_dir(out, "loadtest-ratelimit")
+    write_rate_limit_result(run, folder, url=gateway)
+    _finish(run.checks, folder / "result.json")
 
-        if mode not in ("burst", "spread"):
-            raise typer.BadParameter("use burst or spread", param_hint="--mode")
-        stop_on_sigterm()
-        settings = load_settings()
-        plan = RateLimitPlan(users=users, requests_per_user=requests_per_user, expected_limit=limit, mode=mode,
-                             spread_s=spread, check_next_window=next_window)
-        gateway = (url or settings.gateway_url).rstrip("/")
-        secret = settings.USER_KEY_SECRET.get_secret_value() if settings.USER_KEY_SECRET else None
-        run = run_rate_limit_check(gateway, open_access_log(settings, target), plan, key_secret=secret)
-        folder = _out_dir(out, "loadtest-ratelimit")
-        write_rate_limit_result(run, folder, url=gateway)
-        _finish(run.checks, folder / "result.json")
 
-    @loadtest.command("capacity")
-    @friendly_errors
-    def capacity(
-        url: Annotated[Optional[str], typer.Option(help="gateway URL (default: GATEWAY_URL or the local stack)")] = None,
-        rates: Annotated[str, typer.Option(help="offered arrival rates in requests/s, increasing")] = "2,4,8",
-        duration: Annotated[float, typer.Option(help="seconds per step")] = 10.0,
-        stream: Annotated[bool, typer.Option(help="streamed answers (measures time to first token)")] = False,
-        prompt_tokens: Annotated[int, typer.Option(help="prompt size in tokens")] = 16,
-        max_tokens: Annotated[Optional[int], typer.Option(help="max_tokens of each request")] = None,
-        p95_ms: Annotated[float, typer.Option(help="a step holds while its p95 latency stays at or under this")] = 2000.0,
-        max_error_rate: Annotated[float, typer.Option(help="… and its error rate at or under this")] = 0.01,
-        limits: Annotated[str, typer.Option(help="per-user limits (req/min) for the recommendation table")] = "10,20,30,50",
-        attendees: Annotated[str, typer.Option(help="attendee counts for the recommendation table")] = "25,50,100,150",
-        transport: Annotated[str, typer.Option(help="HTTP client: aiohttp or httpx")] = "aiohttp",
-        out: Annotated[Optional[Path], typer.Option(help="folder for result.json (default: a new runs/ folder)")] = None,
-    ) -> None:
-        """Open-model sweep over the offered rates through the gateway; writes result.json and plots."""
-        from .loadtest.capacity import SweepPlan, Thresholds, parse_rates, recommendation_table, run_sweep, write_sweep_result
+@loadtest.command("capacity")
+@friendly_errors
+def capacity(
+    url: GatewayUrl = None,
+    rates: Annotated[str, typer.Option(help="offered arrival rates in requests/s, increasing")] = "2,4,8",
+    duration: Annotated[float, typer.Option(help="seconds per step")] = 10.0,
+    stream: Annotated[bool, typer.Option(help="streamed answers (measures time to first token)")] = False,
+    prompt_tokens: Annotated[int, typer.Option(help="prompt size in tokens")] = 16,
+    max_tokens: Annotated[Optional[int], typer.Option(help="max_tokens of each request")] = None,
+    p95_ms: Annotated[float, typer.Option(help="a step holds while its p95 latency stays at or under this")] = 2000.0,
+    max_error_rate: Annotated[float, typer.Option(help="… and its error rate at or under this")] = 0.01,
+    limits: Annotated[str, typer.Option(help="per-user limits (req/min) for the recommendation table")] = "10,20,30,50",
+    attendees: Annotated[str, typer.Option(help="attendee counts for the recommendation table")] = "25,50,100,150",
+    transport: Annotated[str, typer.Option(help="HTTP client: aiohttp or httpx")] = "aiohttp",
+    out: RunFolder = None,
+) -> None:
+    """Open-model sweep over the offered rates through the gateway; writes result.json and plots."""
+    from .loadtest.capacity import SweepPlan, parse_rates, recommendation_table, run_sweep, write_sweep_result
+    from .loadtest.knee import Thresholds
 
-        if transport not in ("aiohttp", "httpx"):
-            raise typer.BadParameter("use aiohttp or httpx", param_hint="--transport")
-        limit_list, attendee_list = _int_list(limits, "--limits"), _int_list(attendees, "--attendees")
-        stop_on_sigterm()
-        settings = load_settings()
-        plan = SweepPlan(rates=tuple(parse_rates(rates)), step_s=duration, stream=stream, prompt_tokens=prompt_tokens,
-                         max_tokens=max_tokens, thresholds=Thresholds(p95_ms=p95_ms, error_rate=max_error_rate),
-                         transport=transport)
-        gateway = (url or settings.gateway_url).rstrip("/")
-        secret = settings.USER_KEY_SECRET.get_secret_value() if settings.USER_KEY_SECRET else None
-        sweep = run_sweep(gateway, plan, key_secret=secret)
-        folder = _out_dir(out, "loadtest-capacity")
-        write_sweep_result(sweep, folder, limits=limit_list, attendees=attendee_list, url=gateway)
-        columns = ["offered_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "error_rate"]
-        typer.echo(sweep.steps[columns].to_string(index=False))
-        knee = "none" if sweep.knee_rps is None else f"{sweep.knee_rps:g} req/s"
-        typer.echo(f"\nknee: {knee}\n")
-        typer.echo(recommendation_table(sweep.knee_rps, limit_list, attendee_list).to_string())
-        typer.echo("")
-        _finish(sweep.checks, folder / "result.json")
-
-    app.add_typer(loadtest, name="loadtest")
+    if transport not in ("aiohttp", "httpx"):
+        raise typer.BadParameter("use aiohttp or httpx", param_hint="--transport")
+    limit_list, attendee_list = _int_list(limits, "--limits"), _int_list(attendees, "--attendees")
+    stop_on_sigterm()
+    settings = load_settings()
+    plan = SweepPlan(rates=tuple(parse_rates(rates)), step_s=duration, stream=stream, prompt_tokens=prompt_tokens,
+                     max_tokens=max_tokens, thresholds=Thresholds(p95_ms=p95_ms, error_rate=max_error_rate),
+                     transport=transport)
+    gateway = (url or settings.gateway_url).rstrip("/")
+    sweep = run_sweep(gateway, plan, key_secret=settings.user_key_secret)
+    folder = _out_dir(out, "loadtest-capacity")
+    write_sweep_result(sweep, folder, limits=limit_list, attendees=attendee_list, url=gateway)
+    columns = ["offered_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "error_rate"]
+    typer.echo(sweep.steps[columns].to_string(index=False))
+    knee = "none" if sweep.knee_rps is None else f"{sweep.knee_rps:g} req/s"
+    typer.echo(f"\nknee: {knee}\n")
+    typer.echo(recommendation_table(sweep.knee_rps, limit_list, attendee_list).to_string())
+    typer.echo("")
+    _finish(sweep.checks, folder / "result.json")

@@ -1,7 +1,15 @@
 """Every SQL statement gateway_ops runs on the access log, in one place.
 
-Each function takes an ``AccessLog`` and returns a DataFrame (or a row); parameters are always
-bound with ``?``, never formatted into the SQL.
+Each function takes an ``AccessLog`` and returns a DataFrame (or a row), with every value bound
+as a ``?`` parameter. Values are written into SQL text in two places only, where nothing can be
+bound, and each lets through nothing but what it has validated:
+
+* ``D1_MIGRATIONS_RECORD``: the migration's file name, appended to the migration's own SQL so both
+  run in one atomic D1 request; ``cloudflare.migrator`` admits only ``MIGRATION_NAME`` names.
+* ``count_range_statement``/``delete_range_statement``: for ``wrangler d1 execute --command``,
+  which binds no parameters; only integers and timestamps in ``created_at``'s exact format.
+
+``tests/test_queries.py`` fails if SQL text is formatted anywhere else in this module.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Settings from the environment or a `.env` file — never from notebook parameters.
 
 Tokens are ``SecretStr``: they print as ``**********`` in reprs, logs and notebook outputs, and
-only code that needs the value calls ``get_secret_value()``.
+only code that needs the value calls ``get_secret_value()`` (for the user-key secret, the
+``user_key_secret`` property does).
 """
 from pathlib import Path
 from typing import Literal
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     def gateway_url(self) -> str:
         """The gateway to talk to: GATEWAY_URL, or the local stack's default address."""
         return (self.GATEWAY_URL or "http://127.0.0.1:8787").rstrip("/")
+
+    @property
+    def user_key_secret(self) -> str | None:
+        """USER_KEY_SECRET's value, which signs each attendee's X-User-Key; None when it is not set."""
+        return self.USER_KEY_SECRET.get_secret_value() if self.USER_KEY_SECRET else None
 
 
 def load_settings(**overrides) -> Settings:

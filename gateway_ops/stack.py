@@ -18,10 +18,13 @@ from pathlib import Path
 
 import httpx
 
+from .cloudflare import wrangler
+from .cloudflare.errors import WranglerError
+from .cloudflare.wrangler import WRANGLER_ENV  # also imported from here by bench/worker_bench.py
 from .exceptions import PortInUseError, StackError
 from .log import logger
 from .paths import DEFAULT_STATE_DIR, WORKER_DIR
-from .processes import ManagedProcess, run_checked
+from .processes import ManagedProcess
 
 HOST = "127.0.0.1"
 #: Worker settings (DESIGN.md) that reach the local Worker when set in the environment.
@@ -34,14 +37,6 @@ WORKER_SETTING_NAMES = (
     "UPSTREAM_TIMEOUT_MS",
     "MAX_BODY_BYTES",
 )
-#: Keep wrangler quiet and on loopback: no telemetry, no update check, no `Request.cf` download.
-WRANGLER_ENV = {
-    "CLOUDFLARE_CF_FETCH_ENABLED": "false",
-    "WRANGLER_SEND_METRICS": "false",
-    "WRANGLER_HIDE_BANNER": "true",
-    "NO_UPDATE_NOTIFIER": "1",
-    "CI": "true",
-}
 
 
 @dataclass
@@ -78,21 +73,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wrangler_binary() -> Path:
-    binary = WORKER_DIR / "node_modules" / ".bin" / "wrangler"
-    if not binary.exists():
-        raise StackError("The Worker's packages are not installed: run `make install` (or `cd worker && npm ci`).")
-    return binary
-
-
 def apply_local_migrations(state_dir: Path) -> None:
-    """Applies pending `migrations/` to the local D1 under `state_dir` (wrangler tracks what ran)."""
-    run_checked(
-        "wrangler d1 migrations apply",
-        [str(wrangler_binary()), "d1", "migrations", "apply", "DB", "--local", "--persist-to", str(state_dir)],
-        cwd=WORKER_DIR,
-        env={**os.environ, **WRANGLER_ENV},
-    )
+    """Applies pending `migrations/` to the local D1 under `state_dir` (wrangler tracks what ran).
+
+    :raises StackError: when wrangler is missing or fails
+    """
+    try:
+        wrangler.apply_local_migrations(state_dir)
+    except WranglerError as error:
+        raise StackError(str(error)) from None
 
 
 class LocalStack:

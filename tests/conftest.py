@@ -1,19 +1,21 @@
 """Shared fixtures: one local stack (real Worker + simulated origin on loopback) per test session.
 
 The origin answers quickly but streams at a visible pace (16 tokens × 25 ms), so streaming tests
-can tell "first event" from "whole answer".
+can tell "first event" from "whole answer". Helpers that are not fixtures live in helpers.py; the
+slow markers (stack, notebook, browser) are set here from what each test uses (slow_marks.py).
 """
 from __future__ import annotations
 
 import signal
-import time
+import sys
 
 import httpx
 import pytest
 
 from gateway_ops.accesslog import LocalAccessLog
-from gateway_ops.loadtest.ratelimit import wait_before_start
 from gateway_ops.stack import LocalStack, StackConfig, free_port
+from helpers import wait_unless_minute_has
+from slow_marks import VIOLATIONS, ProcessGuard, declared, marks_for
 
 ORIGIN_ARGS = ["--latency-ms", "5", "--per-token-ms", "25", "--output-tokens", "16", "--jitter", "0"]
 
@@ -82,13 +84,41 @@ def gateway_env(stack, monkeypatch):
     return stack
 
 
-def wait_unless_minute_has(seconds: float = 8.0) -> None:
-    """Sleeps into the next UTC minute unless `seconds` are left in this one, so a count against
-    the per-minute limit never straddles a window boundary (where admitting again is correct)."""
-    time.sleep(wait_before_start(time.time(), seconds))
-
-
 @pytest.fixture
 def minute_guard():
     """Call it right before a test counts requests against the per-minute limit."""
     return wait_unless_minute_has
+
+
+# --- slow markers --------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items):
+    """Marks each test stack/notebook/browser from its fixtures and the names its code calls."""
+    for item in items:
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        for mark in sorted(marks_for(item.fixturenames, code.co_names if code else ()) - declared(item)):
+            item.add_marker(mark)
+
+
+_guard = ProcessGuard()
+sys.addaudithook(_guard.audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item):
+    """The guard knows which test runs (its set-up and tear-down included)."""
+    _guard.running.append(item)
+    try:
+        return (yield)
+    finally:
+        _guard.running.remove(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Fails a test that started a slow process undeclared, even if it caught the guard's error."""
+    result = yield
+    if item.stash.get(VIOLATIONS, None):
+        pytest.fail(item.stash[VIOLATIONS][0], pytrace=False)
+    return result

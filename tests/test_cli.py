@@ -5,20 +5,22 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from gateway_ops import cli
+from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.stack import free_port, port_is_free
+from helpers import wait_for_rows
 
 runner = CliRunner()
 
 
 def test_query_prints_json_from_the_local_log(gateway_env):
     httpx.get(f"{gateway_env.url}/v1/models", headers={"X-User-ID": "cli-json"})
-    time.sleep(0.5)
+    wait_for_rows(LocalAccessLog(gateway_env.state_dir), "cli-json", 1)
     result = runner.invoke(cli.app, ["query", "SELECT user_id, status FROM requests WHERE user_id = ?", "--format",
                                      "json"], catch_exceptions=False)
     # The SQL has a placeholder and no parameter: the error is one sentence, not a traceback.
@@ -64,6 +66,7 @@ def test_demo_passes_its_options_to_run_demo(monkeypatch):
     assert result.exit_code == 0 and seen == {"profile": "large"}
 
 
+@pytest.mark.stack
 def test_up_prints_ready_and_stops_everything_on_sigterm(tmp_path):
     port, upstream = free_port(), free_port()
     process = subprocess.Popen(

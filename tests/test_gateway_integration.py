@@ -4,27 +4,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 
 import aiohttp
 import httpx
 import pytest
 
 from gateway_ops import queries
-
-
-def fresh_user(prefix: str = "it") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_for_rows(access_log, user_id: str, expected: int, timeout: float = 20.0):
-    """Log rows are written just after each response: poll until all have landed (or time out)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = access_log.query("SELECT * FROM requests WHERE user_id = ? ORDER BY id", [user_id])
-        if len(rows) >= expected or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.2)
+from helpers import fresh_user, wait_for_rows, wait_until
 
 
 def test_forwards_path_query_and_headers_and_hides_the_gateways_own(stack, origin):
@@ -104,12 +90,7 @@ def test_origin_faults_are_passed_on_and_logged(stack, origin, access_log, fault
                           headers={"X-User-ID": fresh_user(), "X-Origin-Fault": fault},
                           json={"model": "m", "messages": []})
     assert response.status_code == status
-    row = None
-    for _ in range(50):
-        row = queries.request_by_id(access_log, response.headers["X-Request-ID"])
-        if row:
-            break
-        time.sleep(0.1)
+    row = wait_until(lambda: queries.request_by_id(access_log, response.headers["X-Request-ID"]), timeout=5)
     assert row is not None and row["status"] == status and row["error_class"] == error_class
 
 

@@ -52,6 +52,7 @@ def test_secrets_are_refused_as_parameters(tmp_path):
         run_notebook("04_smoke_test", {"CLOUDFLARE_API_TOKEN": "x"}, run_dir=tmp_path)
 
 
+@pytest.mark.notebook  # nbval executes every notebook in a subprocess
 def test_notebooks_pass_nbval_lax_against_the_local_stack(gateway_env, tmp_path):
     env = {**os.environ, "GATEWAY_URL": gateway_env.url, "GATEWAY_STATE_DIR": str(gateway_env.state_dir),
            "GATEWAY_RUNS_DIR": str(tmp_path / "runs")}

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 
 from gateway_ops.exceptions import StackError
 from gateway_ops.processes import live_processes_in_group, run_checked
+from helpers import wait_until
 
 # A parent that starts a grandchild and both sleep: only a group kill stops the grandchild.
 SPAWNS_A_GRANDCHILD = (
@@ -22,9 +22,7 @@ def test_a_timed_out_command_leaves_no_process_of_its_group(tmp_path):
     with pytest.raises(StackError, match="did not finish within 1 s"):
         run_checked("sleeper", [sys.executable, "-c", script], timeout=1)
     group = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while live_processes_in_group(group) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not live_processes_in_group(group), timeout=5, interval=0.05)
     assert live_processes_in_group(group) == []
 
 

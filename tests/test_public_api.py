@@ -12,3 +12,12 @@ def test_unknown_names_raise_attribute_error():
 
     with pytest.raises(AttributeError):
         gateway_ops.no_such_thing  # noqa: B018
+
+
+def test_every_name_gateway_ops_cloudflare_exports_resolves():
+    """gateway_ops.cloudflare re-exports lazily too: every name in its __all__ comes from its module."""
+    import gateway_ops.cloudflare as cloudflare
+
+    for name in cloudflare.__all__:
+        value = getattr(cloudflare, name)  # AttributeError if the table names the wrong module
+        assert getattr(value, "__module__", "gateway_ops.cloudflare.").startswith("gateway_ops.cloudflare."), name

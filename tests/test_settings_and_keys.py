@@ -17,6 +17,13 @@ def test_tokens_print_redacted(monkeypatch):
     assert settings.CLOUDFLARE_API_TOKEN.get_secret_value() == "cf-very-secret-token"
 
 
+def test_the_user_key_secret_is_unwrapped_in_one_place(monkeypatch):
+    monkeypatch.setenv("USER_KEY_SECRET", "event-secret")
+    assert load_settings(_env_file=None).user_key_secret == "event-secret"
+    monkeypatch.delenv("USER_KEY_SECRET")
+    assert load_settings(_env_file=None).user_key_secret is None
+
+
 def test_settings_come_from_a_dotenv_file(tmp_path, monkeypatch):
     monkeypatch.delenv("GATEWAY_URL", raising=False)
     (tmp_path / ".env").write_text("GATEWAY_URL=http://127.0.0.1:9999/\nGATEWAY_TARGET=cloudflare\n")

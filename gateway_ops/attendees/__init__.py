@@ -2,24 +2,30 @@
 from .cards import render_cards_html
 from .kv import CloudflareKV, KVStore, LocalKV, open_kv
 from .oauth import load_tokens_csv, store_tokens, revoke_token, users_without_token
+from .prepare import Issued, issue_attendees, issued_check, probe_tier, token_coverage_check
 from .roster import AttendeeError, issue_keys, read_names_csv, user_ids_for_names, user_ids_numbered, write_keys_csv
 from .tiers import clear_tiers, list_tiers, set_tiers
 
 __all__ = [
     "AttendeeError",
     "CloudflareKV",
+    "Issued",
     "KVStore",
     "LocalKV",
     "clear_tiers",
+    "issue_attendees",
     "issue_keys",
+    "issued_check",
     "list_tiers",
     "load_tokens_csv",
     "open_kv",
+    "probe_tier",
     "read_names_csv",
     "render_cards_html",
     "revoke_token",
     "set_tiers",
     "store_tokens",
+    "token_coverage_check",
     "user_ids_for_names",
     "user_ids_numbered",
     "users_without_token",

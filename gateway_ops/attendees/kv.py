@@ -10,17 +10,14 @@ Values pass through temporary files readable by the owner only and are never log
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..cloudflare import wrangler
 from ..exceptions import GatewayOpsError
-from ..processes import run_checked
 from ..settings import Settings
-from ..stack import WRANGLER_ENV, wrangler_binary
-from ..paths import WORKER_DIR
 
 #: How long a KV change may take to be seen everywhere, per target (seconds).
 PROPAGATION_SECONDS = {"local": 0, "cloudflare": 60}
@@ -60,12 +57,7 @@ class LocalKV:
         self.state_dir = Path(state_dir)
 
     def _wrangler(self, *args: str) -> str:
-        return run_checked(
-            f"wrangler kv {args[0]} {args[1]}",
-            [str(wrangler_binary()), "kv", *args, "--binding", "GATEWAY_KV", "--local", "--persist-to", str(self.state_dir)],
-            cwd=WORKER_DIR,
-            env={**os.environ, **WRANGLER_ENV},
-        )
+        return wrangler.kv_local(self.state_dir, *args)
 
     def _with_file(self, payload: Any, *args: str) -> str:
         with tempfile.TemporaryDirectory(prefix="gateway-kv-") as folder:
@@ -141,7 +133,8 @@ def open_kv(settings: Settings, target: str | None = None) -> KVStore:
     if target == "local":
         return LocalKV(settings.GATEWAY_STATE_DIR)
     if target == "cloudflare":
-        from ..cloudflare_api import kv_namespace_id, make_client, require_account_id
+        from ..cloudflare.wrangler_toml import read_config
+        from ..cloudflare_api import make_client, require_account_id
 
-        return CloudflareKV(make_client(settings), require_account_id(settings), kv_namespace_id())
+        return CloudflareKV(make_client(settings), require_account_id(settings), read_config().require_kv_id())
     raise GatewayOpsError(f"Unknown target {target!r}: use 'local' or 'cloudflare'.")

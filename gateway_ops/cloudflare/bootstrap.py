@@ -18,18 +18,18 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from ..cloudflare_api import WRANGLER_TOML, make_client, require_account_id
+from ..cloudflare_api import make_client, require_account_id
 from ..exceptions import SettingsError
 from ..results import Check
 from ..settings import Settings
 from ..paths import WORKER_DIR
-from ..stack import apply_local_migrations
-from .deploy import find_wrangler
+from . import wrangler as wrangler_cli
 from .errors import NameClashError, WranglerNotInstalledError
 from .migrator import Migrator, local_executor, migration_files, remote_executor
 from .preflight import check_token, require_token
 from .resources import Resource, create_d1_database, create_kv_namespace, find_d1_database, find_kv_namespace
-from .wrangler_toml import WorkerConfig, ids_diff, read_config, write_ids
+from .wrangler_toml import (D1_BINDING, KV_BINDING, WRANGLER_TOML, WorkerConfig, config_in, ids_diff, read_config,
+                            write_ids)
 
 
 @dataclass(frozen=True)
@@ -154,16 +154,16 @@ def bootstrap_cloudflare(settings: Settings, *, dry_run: bool = False, http_clie
 def bootstrap_local(settings: Settings, *, dry_run: bool = False, worker_dir: Path = WORKER_DIR) -> BootstrapReport:
     """The same steps on the local stack: packages present, migrations applied to the local D1."""
     state_dir = Path(settings.GATEWAY_STATE_DIR).resolve()
-    config = read_config(Path(worker_dir) / "wrangler.toml")
+    config = config_in(worker_dir)
     report = BootstrapReport("local", dry_run)
     try:
-        wrangler = find_wrangler(worker_dir=worker_dir)
+        wrangler = wrangler_cli.find_wrangler(worker_dir=worker_dir)
         report.add("Worker packages", "installed", "installed", str(wrangler))
     except WranglerNotInstalledError:
         if not dry_run:
             raise
         report.add("Worker packages", "installed", "missing", "run `make install`", ok=False)
-    for kind, binding in (("KV namespace", "GATEWAY_KV"), ("D1 database", "DB")):
+    for kind, binding in (("KV namespace", KV_BINDING), ("D1 database", D1_BINDING)):
         report.add(kind, "exists", "local", f"binding {binding} under {state_dir}/v3 (wrangler creates it on first use)")
     report.add("wrangler.toml", "ids written", "unchanged", "local storage needs no ids")
 
@@ -175,7 +175,7 @@ def bootstrap_local(settings: Settings, *, dry_run: bool = False, worker_dir: Pa
                    ", ".join(report.pending) or f"all {len(files)} applied")
         return report
     state_dir.mkdir(parents=True, exist_ok=True)
-    apply_local_migrations(state_dir)
+    wrangler_cli.apply_local_migrations(state_dir, worker_dir=worker_dir)
     report.applied = [m.name for m in migrator.applied()]
     missing = [name for name in files if name not in report.applied]
     report.add("D1 migrations", f"{len(files)} applied", f"{len(report.applied)} applied",

@@ -3,22 +3,9 @@
 The SDK raises typed errors (``AuthenticationError``, ``PermissionDeniedError``, …). They are
 translated here, at the boundary, into ``GatewayOpsError`` subclasses — the way httpx maps
 httpcore's exceptions in ``map_httpcore_exceptions()`` — so no caller above this layer imports
-``cloudflare`` just to catch its errors, and the CLI can print ``str(error)``::
-
-    GatewayOpsError
-    └── CloudflareError              anything that went wrong talking to Cloudflare
-        ├── CloudflareAuthError      the token is missing, malformed, expired or revoked (401)
-        ├── CloudflarePermissionError  the token lacks a permission, or the account id is wrong (403)
-        ├── CloudflareNotFoundError  the account, Worker, namespace or database does not exist (404)
-        ├── CloudflareRequestError   Cloudflare refused the request as invalid (400, 409, 422)
-        ├── CloudflareRateLimitError the API's own rate limit (429)
-        ├── CloudflareServerError    Cloudflare's API failed (5xx)
-        ├── CloudflareNetworkError   the API could not be reached, or did not answer in time
-        ├── NameClashError           wrangler.toml and the account disagree about a resource
-        ├── PreflightError           the token cannot do what bootstrap needs
-        ├── MigrationError           a D1 migration failed (and was rolled back)
-        └── WranglerError            wrangler is missing or failed
-            └── WranglerNotInstalledError
+``cloudflare`` just to catch its errors, and the CLI can print ``str(error)``. Their place in
+the hierarchy (all under ``CloudflareError``) is drawn once, with every other error, in
+``gateway_ops/exceptions.py``.
 """
 from __future__ import annotations
 
@@ -82,7 +69,7 @@ class MigrationError(CloudflareError):
 
 
 class WranglerError(CloudflareError):
-    """wrangler failed (deploy, tail)."""
+    """wrangler failed or timed out (any command run through ``cloudflare.wrangler``)."""
 
 
 class WranglerNotInstalledError(WranglerError):

@@ -18,11 +18,12 @@ from ..results import Check
 from .errors import TOKENS_PAGE, CloudflareAuthError, CloudflarePermissionError, PreflightError, cloudflare_errors
 from .resources import D1_PERMISSION, KV_PERMISSION, WORKERS_PERMISSION
 
-#: (permission as the dashboard names it, what the probe does, SDK call)
+#: (permission as the dashboard names it, what the probe does, SDK call); the smallest page each
+#: endpoint accepts (Cloudflare's schema: KV per_page ≥ 5, D1 per_page ≥ 10)
 PROBES = (
     (WORKERS_PERMISSION, "list Workers scripts", lambda client, account: client.workers.scripts.list(account_id=account)),
     (KV_PERMISSION, "list KV namespaces", lambda client, account: client.kv.namespaces.list(account_id=account, per_page=5)),
-    (D1_PERMISSION, "list D1 databases", lambda client, account: client.d1.database.list(account_id=account, per_page=5)),
+    (D1_PERMISSION, "list D1 databases", lambda client, account: client.d1.database.list(account_id=account, per_page=10)),
 )
 
 

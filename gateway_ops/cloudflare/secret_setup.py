@@ -18,7 +18,7 @@ import httpx
 import pandas as pd
 from pydantic import SecretStr
 
-from ..cloudflare_api import WRANGLER_TOML, make_client, require_account_id
+from ..cloudflare_api import make_client, require_account_id
 from ..exceptions import GatewayOpsError, SettingsError
 from ..results import Check
 from ..settings import Settings
@@ -33,7 +33,7 @@ from .secrets import (
     secrets_from_environment,
     sync_secrets,
 )
-from .wrangler_toml import read_config
+from .wrangler_toml import WRANGLER_TOML, read_config
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""Reading and writing the resource ids in ``worker/wrangler.toml``, keeping its comments and layout.
+"""The one reader (and writer) of ``worker/wrangler.toml``, and the binding names the Worker uses.
+
+Every other module takes names and ids from here: ``KV_BINDING``/``D1_BINDING`` for wrangler's
+``--binding``/database argument, ``read_config()`` for the Worker name and the ids bootstrap wrote.
 
 The committed file deliberately omits the KV ``id`` and the D1 ``database_id`` (wrangler rejects
 empty strings, and without them ``wrangler dev`` keys local storage by binding name). Bootstrap
@@ -16,11 +19,17 @@ from pathlib import Path
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from ..cloudflare_api import WRANGLER_TOML
 from ..exceptions import SettingsError
+from ..paths import WORKER_DIR
 
+WRANGLER_TOML = WORKER_DIR / "wrangler.toml"
+#: The binding names of the Worker's KV namespace and D1 database, as worker/wrangler.toml declares them.
 KV_BINDING = "GATEWAY_KV"
 D1_BINDING = "DB"
+#: The Worker's name, and its D1 database's, when wrangler.toml does not say.
+DEFAULT_NAME = "organized-gateway"
+#: What to do when an id is missing.
+RUN_BOOTSTRAP = "run `gateway-ops bootstrap --target cloudflare` first"
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,24 @@ class WorkerConfig:
     def kv_title(self) -> str:
         """The KV namespace's title: wrangler's own convention for `kv namespace create GATEWAY_KV`."""
         return f"{self.worker_name}-{KV_BINDING}"
+
+    def require_kv_id(self) -> str:
+        """The KV namespace id bootstrap wrote.
+
+        :raises SettingsError: before bootstrap
+        """
+        if not self.kv_id:
+            raise SettingsError(f"wrangler.toml has no {KV_BINDING} id yet: {RUN_BOOTSTRAP}.")
+        return self.kv_id
+
+    def require_d1_id(self) -> str:
+        """The D1 database id bootstrap wrote.
+
+        :raises SettingsError: before bootstrap
+        """
+        if not self.d1_id:
+            raise SettingsError(f"wrangler.toml has no D1 database_id yet: {RUN_BOOTSTRAP}.")
+        return self.d1_id
 
 
 def _parse(path: Path) -> tomlkit.TOMLDocument:
@@ -65,12 +92,17 @@ def read_config(path: Path = WRANGLER_TOML) -> WorkerConfig:
     kv = _binding(document, "kv_namespaces", KV_BINDING, path)
     d1 = _binding(document, "d1_databases", D1_BINDING, path)
     return WorkerConfig(
-        worker_name=str(document.get("name") or "organized-gateway"),
+        worker_name=str(document.get("name") or DEFAULT_NAME),
         kv_id=str(kv["id"]) if kv.get("id") else None,
-        d1_name=str(d1.get("database_name") or document.get("name") or "organized-gateway"),
+        d1_name=str(d1.get("database_name") or document.get("name") or DEFAULT_NAME),
         d1_id=str(d1["database_id"]) if d1.get("database_id") else None,
         migrations_dir=(path.parent / str(d1.get("migrations_dir") or "migrations")).resolve(),
     )
+
+
+def config_in(worker_dir: Path) -> WorkerConfig:
+    """``read_config`` of the wrangler.toml in ``worker_dir`` (a copy of the Worker, in tests)."""
+    return read_config(Path(worker_dir) / WRANGLER_TOML.name)
 
 
 def _set_after(table, anchor: str, key: str, value: str) -> None:

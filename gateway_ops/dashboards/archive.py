@@ -11,8 +11,6 @@ opened read-only here); remotely through the D1 query API with bound parameters.
 from __future__ import annotations
 
 import json
-import os
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,9 @@ import pandas as pd
 
 from .. import queries
 from ..accesslog import AccessLog, LocalAccessLog
-from ..exceptions import GatewayOpsError, StackError
-from ..paths import WORKER_DIR
-from ..processes import run_checked
+from ..cloudflare import wrangler
+from ..cloudflare.errors import WranglerError, WranglerNotInstalledError
+from ..exceptions import GatewayOpsError
 from .ranges import read_range, time_range
 
 #: The R2 object API of the REST API takes bodies up to 300 MB.
@@ -179,31 +177,11 @@ def _delete_locally(state_dir: Path, archive: Archive) -> None:
 
 
 def _wrangler_sql(state_dir: Path, statement: str) -> list:
-    from ..stack import WRANGLER_ENV
-
-    wrangler = WORKER_DIR / "node_modules" / ".bin" / "wrangler"
-    if not wrangler.exists():
-        raise ArchiveError("The Worker's packages are not installed: run `make install` (or `cd worker && npm ci`).")
     try:
-        output = run_checked("wrangler d1 execute",
-                             [str(wrangler), "d1", "execute", "DB", "--local", "--persist-to", str(state_dir), "--json",
-                              "--command", statement], cwd=WORKER_DIR, env={**os.environ, **WRANGLER_ENV},
-                             timeout=120)
-    except StackError as error:
-        raise ArchiveError(f"wrangler could not run SQL on the local access log: {_wrangler_reason(str(error))}. "
-                           "Nothing was deleted.") from None
-    try:
-        return json.loads(output[output.index("["):])
-    except ValueError:
-        raise ArchiveError(f"wrangler's answer was not JSON: {output[:200]!r}. Nothing was deleted.") from None
-
-
-def _wrangler_reason(output: str) -> str:
-    """The one line that says why wrangler failed (its JSON ``error.text``, or an ``[ERROR]`` line)."""
-    text = re.search(r'"text":\s*"((?:[^"\\]|\\.)*)"', output)
-    if text:
-        return json.loads(f'"{text.group(1)}"')
-    for line in output.splitlines():
-        if "[ERROR]" in line:
-            return line.split("[ERROR]", 1)[1].strip()
-    return output.splitlines()[0] if output else "no output"
+        return wrangler.d1_execute_local(state_dir, statement)
+    except WranglerNotInstalledError:
+        raise ArchiveError("The Worker's packages are not installed: run `make install` (or `cd worker && npm ci`).") \
+            from None
+    except WranglerError as error:
+        raise ArchiveError(f"wrangler could not run SQL on the local access log: "
+                           f"{wrangler.failure_reason(str(error))}. Nothing was deleted.") from None

@@ -17,7 +17,6 @@ import copy
 import os
 import threading
 import time
-from datetime import datetime
 
 import ipywidgets as widgets
 import pandas as pd
@@ -191,7 +190,7 @@ class Dashboard:
         problem = self.feed.error or self.render_error
         if problem:
             since = f" Showing the data of {good.at:%H:%M:%S} UTC." if good else ""
-            failed_at = self.feed.last.at if self.feed.last else datetime.now()
+            failed_at = self.feed.last.at if self.feed.last else self.feed.clock()  # UTC, as the label says
             self.banner.value = (f"<div style='{BANNER_STYLE}'>⚠ Data source problem at {failed_at:%H:%M:%S} UTC: "
                                  f"{_escape(problem)}{since} Retrying every {self.interval.value} s.</div>")
             self.banner.layout.display = None

@@ -6,14 +6,13 @@
     records      the records as a DataFrame with derived timings
     stats        HDR-histogram percentiles, vegeta-style report, per-step table
     ratelimit    the rate-limit check (notebook 06, `gateway-ops loadtest ratelimit`)
+    knee         a sweep's thresholds and knee (pure)
     capacity     the step sweep, its knee, the recommendation table (notebook 07, `loadtest capacity`)
     plots        plotly figures from the DataFrames (imported on use)
 """
 from .capacity import (
     Sweep,
     SweepPlan,
-    Thresholds,
-    find_knee,
     parse_rates,
     rates_for_attendees,
     recommendation_table,
@@ -23,6 +22,7 @@ from .capacity import (
 )
 from .engine import Engine, EngineOptions, RequestTemplate, Run, chat_request, run_closed, run_open
 from .errors import LoadTestError
+from .knee import Thresholds, find_knee
 from .ratelimit import RateLimitPlan, RateLimitRun, run_rate_limit_check, write_rate_limit_result
 from .records import Record, records_frame
 from .schedule import Arrival, burst_schedule, constant_offsets, open_schedule, spread_schedule, step_schedule, user_ids

@@ -9,8 +9,9 @@ does not count). Because the gateway admits at most ``limit`` requests per atten
 ``attendees × limit / 60`` is the most load it can ever pass on: comparing that with the knee
 gives the recommendation table, attendees × per-user limit.
 
-Pure parts (:func:`find_knee`, :func:`recommendations`, :func:`sweep_checks`) are separate from
-:func:`run_sweep`, which sends.
+Pure parts (:func:`recommendations`, :func:`sweep_checks`, and the thresholds and knee in
+``knee``) are separate from :func:`run_sweep`, which sends, and :func:`write_sweep_result`, which
+writes (and is the only part that loads ``plots``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import pandas as pd
 from ..results import Check, write_result
 from .engine import EngineOptions, Run, chat_request, run_open
 from .errors import LoadTestError
+from .knee import Thresholds, find_knee, step_passes
 from .preflight import check_gateway
 from .records import records_frame
 from .schedule import constant_offsets, open_schedule, user_ids, users_needed
@@ -34,20 +36,6 @@ from .stats import jsonable, step_table, summarize
 
 DEFAULT_LIMITS = (10, 20, 30, 50)
 DEFAULT_ATTENDEES = (25, 50, 100, 150)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """A step holds when its p95 latency and its error rate are at or under these."""
-
-    p95_ms: float = 2000.0
-    error_rate: float = 0.01
-
-    def __post_init__(self) -> None:
-        if not self.p95_ms > 0:
-            raise LoadTestError(f"The p95 threshold must be a positive number of ms, got {self.p95_ms}.")
-        if not 0 <= self.error_rate < 1:
-            raise LoadTestError(f"The error-rate threshold must be in [0, 1), got {self.error_rate}.")
 
 
 def rates_for_attendees(attendees: Sequence[int], per_user_rpm: float) -> list[float]:
@@ -103,22 +91,6 @@ class SweepPlan:
             raise LoadTestError(f"The step duration must be positive seconds, got {self.step_s}.")
         if any(r * self.step_s < 1 for r in self.rates):
             raise LoadTestError(f"Each step must send at least one request: {self.step_s} s × the lowest rate is under 1.")
-
-
-def step_passes(step: dict[str, Any], thresholds: Thresholds) -> bool:
-    p95 = step.get("p95_ms", math.nan)
-    return p95 == p95 and p95 <= thresholds.p95_ms and step.get("error_rate", 1.0) <= thresholds.error_rate
-
-
-def find_knee(steps: Sequence[dict[str, Any]], thresholds: Thresholds) -> float | None:
-    """The highest offered rate that met the thresholds before the first step that did not, or
-    None when even the lowest step failed."""
-    knee = None
-    for step in sorted(steps, key=lambda s: s["offered_rps"]):
-        if not step_passes(step, thresholds):
-            break
-        knee = float(step["offered_rps"])
-    return knee
 
 
 def max_attendees(knee_rps: float, per_user_limit: int) -> int:

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .capacity import Thresholds
+from .knee import Thresholds
 
 
 def sweep_figure(steps: pd.DataFrame, knee_rps: float | None, thresholds: Thresholds) -> go.Figure:

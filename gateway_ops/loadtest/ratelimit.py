@@ -33,6 +33,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import queries
+from ..minute_window import WINDOW_S, wait_before_start, wait_for_window
 from ..accesslog import AccessLog
 from ..results import Check, write_result
 from .engine import EngineOptions, chat_request, run_open
@@ -42,11 +43,8 @@ from .records import records_frame
 from .schedule import burst_schedule, spread_schedule, user_ids
 from .stats import jsonable
 
-WINDOW_S = 60
 #: the most of a minute a burst may need (the rest is margin for clocks and stragglers)
 MAX_WINDOW_USE_S = 50.0
-#: after a window boundary, wait this much more before sending (clock skew with the gateway)
-BOUNDARY_GUARD_S = 0.5
 #: tolerated disagreement between our clock and the gateway's, in seconds
 CLOCK_TOLERANCE_S = 2.0
 LOG_COLUMNS = ["request_id", "user_id", "status"]
@@ -110,22 +108,6 @@ def window_needed_s(plan: RateLimitPlan) -> float:
     """Seconds of one minute the requests need: the spread, or the burst at the assumed rate, plus margin."""
     sending = plan.spread_s if plan.mode == "spread" else plan.total / plan.assumed_rps
     return sending + plan.margin_s
-
-
-def seconds_left_in_minute(epoch_s: float) -> float:
-    return WINDOW_S - epoch_s % WINDOW_S
-
-
-def wait_before_start(epoch_s: float, needed_s: float) -> float:
-    """0 when ``needed_s`` still fits in this UTC minute, else the wait until just after the next
-    boundary: a burst never starts in the tail of a minute."""
-    left = seconds_left_in_minute(epoch_s)
-    return 0.0 if left >= needed_s else left + BOUNDARY_GUARD_S
-
-
-def wait_for_window(epoch_s: float, reset_epoch_s: float) -> float:
-    """Seconds until just after ``reset_epoch_s`` (the next window's start), 0 if it has passed."""
-    return max(0.0, reset_epoch_s + BOUNDARY_GUARD_S - epoch_s)
 
 
 # --- judging the records (pure) ----------------------------------------------------------------

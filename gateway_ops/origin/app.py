@@ -4,7 +4,11 @@
 embeddings) to the capacity model, the fault settings and the request recorder. Every generation
 holds a slot for its whole duration — a stream until its last event — so a load test through the
 gateway measures the origin's real concurrency limit. The ``/_origin/`` control endpoints live in
-:mod:`.control`.
+:mod:`.control`; the credential ``/v1/*`` may require, in :mod:`.access`.
+
+Like a real server, it answers a malformed body 400 (not JSON, not an object, a missing or
+mistyped field) and, with ``reject_unknown_models``, a model it does not list 404
+``model_not_found`` — both before a generation slot is taken.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import payloads
+from .access import AccessMiddleware
 from .capacity import Capacity, LatencyModel, Lease, QueueFull, Timing
 from .control import control_routes
 from .faults import FAULT_HEADER, plan_faults
@@ -60,7 +65,15 @@ def create_app(settings: OriginSettings | None = None) -> Starlette:
             Route("/v1/embeddings", create_embeddings, methods=["POST"]),
             *control_routes(),
         ],
-        middleware=[Middleware(RecordingMiddleware, recorder=recorder, json_limit=settings.json_record_limit)],
+        middleware=[
+            Middleware(
+                RecordingMiddleware,
+                recorder=recorder,
+                json_limit=settings.json_record_limit,
+                secrets=settings.access.secrets,
+            ),
+            Middleware(AccessMiddleware, access=settings.access),
+        ],
         exception_handlers={HTTPException: http_exception_handler, BadRequest: bad_request_handler},
     )
     profile = settings.profile
@@ -120,6 +133,8 @@ async def chat_completions(request: Request) -> Response:
 async def _chat(request: Request, drop: bool) -> Response:
     chat = parse_chat(await json_object(request))
     state = request.app.state
+    if (refused := _unknown_model(state.settings, chat.model)) is not None:
+        return refused
     output_tokens, finish_reason = _output_plan(state.settings.profile.output_tokens, chat.max_tokens)
     try:
         lease = await state.capacity.acquire()
@@ -139,6 +154,22 @@ async def _chat(request: Request, drop: bool) -> Response:
     return json_answer(payloads.chat_completion(id_, created, chat.model, content, finish_reason, usage), drop)
 
 
+#: Optional chat fields and the JSON types a real server accepts for them (null is always accepted).
+OPTIONAL_CHAT_FIELDS: dict[str, tuple[type, ...]] = {
+    "stream": (bool,),
+    "stream_options": (dict,),
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "presence_penalty": (int, float),
+    "frequency_penalty": (int, float),
+    "n": (int,),
+    "stop": (str, list),
+    "user": (str,),
+}
+JSON_TYPE_NAMES = {bool: "a boolean", dict: "an object", int: "a number", float: "a number", str: "a string",
+                   list: "an array"}
+
+
 def parse_chat(body: dict[str, Any]) -> ChatRequest:
     """Validate the fields the origin uses. :raises BadRequest: naming the bad field."""
     model = body.get("model")
@@ -147,6 +178,10 @@ def parse_chat(body: dict[str, Any]) -> ChatRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty array.", "invalid_messages", "messages")
+    for index, message in enumerate(messages):
+        _check_message(index, message)
+    for name, types in OPTIONAL_CHAT_FIELDS.items():
+        _check_type(body.get(name), types, name)
     options = body.get("stream_options")
     return ChatRequest(
         model=model,
@@ -155,6 +190,31 @@ def parse_chat(body: dict[str, Any]) -> ChatRequest:
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
         max_tokens=_max_tokens(body),
     )
+
+
+def _check_message(index: int, message: Any) -> None:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise BadRequest(f"Invalid type for '{where}': expected an object.", "invalid_type", where)
+    if not isinstance(message.get("role"), str) or not message["role"]:
+        raise BadRequest(f"Missing required parameter: '{where}.role'.", "missing_required_parameter", f"{where}.role")
+    _check_type(message.get("content"), (str, list), f"{where}.content")
+
+
+def _check_type(value: Any, types: tuple[type, ...], name: str) -> None:
+    """``value`` is null or one of ``types`` (a JSON boolean is not a number). :raises BadRequest:"""
+    if value is None or (isinstance(value, types) and not (isinstance(value, bool) and bool not in types)):
+        return
+    expected = " or ".join(dict.fromkeys(JSON_TYPE_NAMES[t] for t in types))
+    raise BadRequest(f"Invalid type for '{name}': expected {expected}.", "invalid_type", name)
+
+
+def _unknown_model(settings: OriginSettings, model: str) -> Response | None:
+    """404 ``model_not_found`` for a model the origin does not list, when it is that strict."""
+    if not settings.reject_unknown_models or model in settings.models:
+        return None
+    message = f"The model `{model}` does not exist or you do not have access to it."
+    return error_response(404, message, "invalid_request_error", "model_not_found")
 
 
 def _max_tokens(body: dict[str, Any]) -> int | None:
@@ -249,6 +309,8 @@ async def _embeddings(request: Request, drop: bool) -> Response:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("You must provide a model parameter.", "missing_model", "model")
+    if (refused := _unknown_model(request.app.state.settings, model)) is not None:
+        return refused
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
         raise BadRequest("'encoding_format' must be 'float' or 'base64'.", "invalid_encoding_format", "encoding_format")

@@ -7,7 +7,9 @@ reachable here:
 * ``GET /_origin/requests[?last=N]`` / ``DELETE /_origin/requests`` — what was received / forget it.
 * ``GET /_origin/stats`` / ``DELETE /_origin/stats`` — capacity counters / zero the totals.
 * ``GET|PUT|DELETE /_origin/faults`` — read / change (partial JSON object) / turn off the faults.
-* ``GET /_origin/health`` — a readiness probe that is never faulted or recorded.
+* ``GET /_origin/health`` — a readiness probe that is never faulted, recorded or refused; it also
+  says how strict the origin is (``access``: ``open``, ``api-key`` or ``codex``;
+  ``reject_unknown_models``), never the credential itself.
 """
 
 from __future__ import annotations
@@ -33,7 +35,13 @@ def control_routes() -> list[Route]:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "profile": request.app.state.settings.profile.name})
+    settings = request.app.state.settings
+    return JSONResponse({
+        "status": "ok",
+        "profile": settings.profile.name,
+        "access": settings.access.mode,
+        "reject_unknown_models": settings.reject_unknown_models,
+    })
 
 
 async def list_requests(request: Request) -> Response:

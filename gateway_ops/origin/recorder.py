@@ -6,7 +6,8 @@ was. :class:`RecordingMiddleware` captures each request before any routing or fa
 the outcome; :class:`Recorder` keeps the most recent ones in a bounded, thread-safe deque that
 tests read in-process (``app.state.recorder``) or over HTTP (``GET /_origin/requests``).
 Requests to the ``/_origin/`` control endpoints are not recorded, so reading the record never
-changes it.
+changes it. The origin's own credential is the one thing not kept verbatim: a header carrying it
+is recorded as ``Bearer [redacted]`` / ``[redacted]`` (see :func:`.access.redact`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .access import redact
 
 CONTROL_PREFIX = "/_origin/"
 
@@ -81,10 +84,13 @@ class Recorder:
 class RecordingMiddleware:
     """Pure ASGI middleware: read the whole body, record the request, replay the body to the app."""
 
-    def __init__(self, app: ASGIApp, recorder: Recorder, json_limit: int = 65_536) -> None:
+    def __init__(
+        self, app: ASGIApp, recorder: Recorder, json_limit: int = 65_536, secrets: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.recorder = recorder
         self.json_limit = json_limit
+        self.secrets = secrets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
@@ -100,7 +106,7 @@ class RecordingMiddleware:
             method=scope["method"],
             path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
-            headers=_headers(scope),
+            headers={name: redact(value, self.secrets) for name, value in _headers(scope).items()},
             body_size=len(body),
             json=_small_json(body, self.json_limit),
             at=time.monotonic(),

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import sys
 import threading
@@ -23,6 +24,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from starlette.applications import Starlette
 
+from .access import AccessSettings
 from .app import create_app
 from .faults import FaultSettings
 from .profiles import PROFILES, resolve_profile
@@ -176,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-connection", action="store_true", help="abort every response midway")
     parser.add_argument("--malformed-json", action="store_true", help="answer 200 with a broken JSON body")
     parser.add_argument("--model", action="append", dest="models", help="model listed by /v1/models (repeatable)")
+    parser.add_argument("--models", type=_names, default=[], dest="model_list", metavar="A,B",
+                        help="models listed by /v1/models, comma-separated (adds to --model)")
+    parser.add_argument("--reject-unknown-models", action="store_true",
+                        help="answer a model not listed 404 model_not_found, as a real server does")
+    access = parser.add_argument_group(
+        "credentials", "Require one on every /v1/* request (401 invalid_api_key without it), as a real server does. "
+        "Prefer the *-env forms: a value on the command line shows in the process list.")
+    access.add_argument("--api-key-env", metavar="VAR", help="require `Authorization: Bearer $VAR`")
+    access.add_argument("--api-key", metavar="KEY", help="require `Authorization: Bearer KEY`")
+    access.add_argument("--codex-token-env", metavar="VAR",
+                        help="codex mode: require `X-Codex-Token: $VAR` (Authorization is then ignored)")
+    access.add_argument("--codex-token", metavar="TOKEN", help="codex mode: require `X-Codex-Token: TOKEN`")
     parser.add_argument("--seed", type=int, default=0, help="seed for jitter and error-rate draws")
     return parser
 
@@ -198,7 +212,55 @@ def settings_from_args(args: argparse.Namespace) -> OriginSettings:
         drop_connection=args.drop_connection,
         malformed_json=args.malformed_json,
     )
-    return OriginSettings(profile=profile, faults=faults, models=tuple(args.models or DEFAULT_MODELS), seed=args.seed)
+    models = [*(args.models or []), *args.model_list]
+    return OriginSettings(
+        profile=profile,
+        faults=faults,
+        models=tuple(dict.fromkeys(models)) or DEFAULT_MODELS,
+        reject_unknown_models=args.reject_unknown_models,
+        access=AccessSettings(
+            api_key=_secret(args.api_key, args.api_key_env, "--api-key"),
+            codex_token=_secret(args.codex_token, args.codex_token_env, "--codex-token"),
+        ),
+        seed=args.seed,
+    )
+
+
+def strict_args(
+    *, api_key_env: str | None = None, codex_token_env: str | None = None, models: Sequence[str] = DEFAULT_MODELS
+) -> list[str]:
+    """Arguments that run the origin as strict as a real server, for ``StackConfig.origin_args``.
+
+    Credentials are named by environment variable, so their values stay out of the process list;
+    the origin inherits the environment of whoever starts it. Example:
+    ``strict_args(api_key_env="GATEWAY_CLIENT_API_KEY")``, or in codex mode
+    ``strict_args(codex_token_env="GATEWAY_CODEX_TOKEN")``.
+    """
+    args = ["--models", ",".join(models), "--reject-unknown-models"]
+    if api_key_env is not None:
+        args += ["--api-key-env", api_key_env]
+    if codex_token_env is not None:
+        args += ["--codex-token-env", codex_token_env]
+    return args
+
+
+def _names(raw: str) -> list[str]:
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def _secret(value: str | None, env_name: str | None, flag: str) -> str | None:
+    """The credential from the flag or the named environment variable (never both, never empty).
+
+    :raises ValueError: naming the flag or variable, never the value.
+    """
+    if value is not None and env_name is not None:
+        raise ValueError(f"give {flag} or {flag}-env, not both")
+    if env_name is None:
+        return value
+    found = os.environ.get(env_name, "")
+    if not found.strip():
+        raise ValueError(f"{flag}-env {env_name}: that environment variable is not set or empty")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

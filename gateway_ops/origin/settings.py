@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .access import AccessSettings
 from .faults import FaultSettings
 from .profiles import PROFILES, Profile
 
@@ -20,13 +21,17 @@ class OriginSettings:
     """Configuration of one origin.
 
     ``faults`` is the live fault object the app reads on every request (``app.state.faults``).
-    ``models`` are the names ``GET /v1/models`` lists; completions echo whatever model is asked.
+    ``models`` are the names ``GET /v1/models`` lists; completions echo whatever model is asked,
+    unless ``reject_unknown_models`` makes any other model a 404 ``model_not_found``, as a real
+    server answers. ``access`` is the credential ``/v1/*`` requires (none by default).
     ``seed`` makes latency jitter and the error-rate draws reproducible.
     """
 
     profile: Profile = field(default_factory=lambda: PROFILES["mac-mini"])
     faults: FaultSettings = field(default_factory=FaultSettings)
     models: tuple[str, ...] = DEFAULT_MODELS
+    reject_unknown_models: bool = False
+    access: AccessSettings = field(default_factory=AccessSettings)
     seed: int = 0
     embedding_dim: int = 8
     recorder_size: int = 10_000

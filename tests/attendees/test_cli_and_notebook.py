@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import csv
-import uuid
 
 from typer.testing import CliRunner
 
 from gateway_ops import cli
 from gateway_ops.keys import user_key
 from gateway_ops.notebooks import run_notebook
+from helpers import fresh_user
 
 runner = CliRunner()
 
@@ -33,7 +33,7 @@ def test_keys_command_explains_a_missing_secret(tmp_path, monkeypatch):
 
 
 def test_tier_commands_on_the_local_stack(gateway_env):
-    user = f"cli-tier-{uuid.uuid4().hex[:6]}"
+    user = fresh_user("cli-tier")
     assert runner.invoke(cli.app, ["attendees", "tier", user, "0"]).output.startswith(f"{user}: blocked")
     assert user in runner.invoke(cli.app, ["attendees", "tiers"]).output
     assert runner.invoke(cli.app, ["attendees", "untier", user]).exit_code == 0

@@ -1,18 +1,13 @@
 """Tiers and tokens on the real local stack: the running Worker honours them on the next request."""
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
 from gateway_ops.attendees import (AttendeeError, LocalKV, clear_tiers, list_tiers, load_tokens_csv, revoke_token,
                                    set_tiers, store_tokens, users_without_token)
 from gateway_ops.smoke import run_smoke
-
-
-def fresh(prefix="att"):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+from helpers import fresh_user
 
 
 def statuses(url, user, n, **headers):
@@ -21,7 +16,7 @@ def statuses(url, user, n, **headers):
 
 def test_a_tier_change_is_honoured_on_the_next_request_and_0_blocks(stack, minute_guard):
     store = LocalKV(stack.state_dir)
-    vip, banned = fresh("vip"), fresh("banned")
+    vip, banned = fresh_user("vip"), fresh_user("banned")
     set_tiers(store, {vip: 2, banned: 0})
     minute_guard()
     assert statuses(stack.url, vip, 3) == [200, 200, 429]
@@ -35,7 +30,7 @@ def test_a_tier_change_is_honoured_on_the_next_request_and_0_blocks(stack, minut
 
 def test_bad_tiers_are_refused_before_anything_is_written(stack):
     store = LocalKV(stack.state_dir)
-    user = fresh()
+    user = fresh_user("att")
     with pytest.raises(AttendeeError, match="whole number"):
         set_tiers(store, {user: "10", "other": "-1"})
     with pytest.raises(AttendeeError, match="not a valid user id"):

@@ -18,8 +18,26 @@ from gateway_ops.paths import MIGRATIONS_DIR, WORKER_DIR
 from gateway_ops.settings import Settings
 
 from .fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare
+from .openapi_check import CloudflareSchema
 
 FAKE_WRANGLER = Path(__file__).with_name("fake_wrangler.py")
+
+
+@pytest.fixture(scope="session")
+def cloudflare_schema() -> CloudflareSchema:
+    return CloudflareSchema.load()
+
+
+@pytest.fixture(autouse=True)
+def exchanges_follow_cloudflare_schema(cloudflare_schema):
+    """After each test, every request sent to a fake and every answer it gave must be what
+    Cloudflare's published schema describes (for endpoints it lacks, the test fails too)."""
+    FakeCloudflare.created.clear()
+    yield
+    problems = [problem for made in FakeCloudflare.created for exchange in made.exchanges
+                for problem in cloudflare_schema.problems(exchange)]
+    FakeCloudflare.created.clear()
+    assert not problems, "exchanges that disagree with Cloudflare's schema:\n" + "\n".join(problems)
 
 
 @pytest.fixture

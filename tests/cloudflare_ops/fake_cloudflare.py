@@ -4,7 +4,9 @@ Payloads follow Cloudflare's API documentation: the ``{"success", "errors", "mes
 "result"}`` envelope (``result_info`` on list endpoints, paginated by ``page``/``per_page``),
 error envelopes with Cloudflare's codes, and D1's query results. D1 databases are real SQLite
 databases, so SQL sent by the migrator or the access log really runs (statements of one request
-run atomically, as D1 runs them). Every request is recorded for assertions.
+run atomically, as D1 runs them). Every request is recorded for assertions, and every exchange
+(request and answer) is checked after each test against Cloudflare's published OpenAPI schema
+(``openapi_check.py``, ``cloudflare_openapi_subset.json``).
 """
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ import re
 import sqlite3
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import httpx
+
+from .openapi_check import Exchange
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "fake-token-Vx9Yq2Lm8Rt4"
@@ -116,6 +120,13 @@ class FakeCloudflare:
     requests: list[Recorded] = field(default_factory=list)
     #: (method, path regex) → list of responses/exceptions served before the normal handler
     injected: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: every request with its answer, for the schema check (``requests`` may be cleared by a test)
+    exchanges: list[Exchange] = field(default_factory=list)
+    #: the fakes made since the last ``created.clear()``: the conftest checks each one's exchanges
+    created: ClassVar[list["FakeCloudflare"]] = []
+
+    def __post_init__(self) -> None:
+        FakeCloudflare.created.append(self)
 
     # --- test helpers -------------------------------------------------------------------------
     def http_client(self) -> httpx.Client:
@@ -143,6 +154,21 @@ class FakeCloudflare:
 
     # --- the handler --------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix(PREFIX)
+        exchange = Exchange(request.method, path, {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()},
+                            request.headers.get("content-type", ""), request.content)
+        try:
+            response = self._handle(request)
+        except Exception:
+            self.exchanges.append(exchange)
+            raise
+        response.read()
+        self.exchanges.append(replace(
+            exchange, status=response.status_code, response_type=response.headers.get("content-type", ""),
+            response_body=response.content))
+        return response
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix(PREFIX)
         query = {k: v[-1] for k, v in parse_qs(request.url.query.decode()).items()}
         body: Any = None
@@ -186,7 +212,7 @@ class FakeCloudflare:
     def verified(self) -> httpx.Response:
         return httpx.Response(200, json=envelope(
             {"id": "ed17574386854bf78a67040be0a770b0", "status": self.token_status},
-            messages=[{"code": 10000, "message": "This API Token is valid and active", "type": None}]))
+            messages=[{"code": 10000, "message": "This API Token is valid and active"}]))
 
     def account_route(self, method: str, rest: str, query: dict, body: Any) -> httpx.Response:
         if rest == "/storage/kv/namespaces":
@@ -201,8 +227,7 @@ class FakeCloudflare:
                                                           "supports_url_encoding": True}))
         if rest == "/d1/database":
             if method == "GET":
-                items = [{"uuid": d.uuid, "name": d.name, "version": "production", "created_at": d.created_at,
-                          "file_size": 12288, "num_tables": len(d.tables())}
+                items = [{"uuid": d.uuid, "name": d.name, "version": "production", "created_at": d.created_at}
                          for d in self.d1.values() if query.get("name", "") in d.name]
                 return self.page(items, query, default_per_page=1000)
             if method == "POST":
@@ -219,7 +244,7 @@ class FakeCloudflare:
         if rest == "/workers/scripts" and method == "GET":
             return httpx.Response(200, json=envelope([
                 {"id": name, "created_on": "2026-11-28T09:00:00Z", "modified_on": "2026-11-28T09:00:00Z",
-                 "etag": uuid.uuid4().hex, "handlers": ["fetch"]} for name in self.scripts]))
+                 "etag": uuid.uuid4().hex} for name in self.scripts]))
         if match := re.fullmatch(r"/workers/scripts/([^/]+)", rest):
             if method == "PUT":
                 raw = body if isinstance(body, bytes) else b""
@@ -227,8 +252,7 @@ class FakeCloudflare:
                     return error_response(400, 10021, "Uncaught SyntaxError: no metadata part")
                 script = self.scripts.setdefault(match.group(1), {"secrets": {}, "uploads": 0})
                 script["uploads"] += 1
-                return httpx.Response(200, json=envelope({"id": match.group(1), "etag": uuid.uuid4().hex,
-                                                          "handlers": ["fetch"]}))
+                return httpx.Response(200, json=envelope({"id": match.group(1), "etag": uuid.uuid4().hex}))
         if match := re.fullmatch(r"/workers/scripts/([^/]+)/secrets", rest):
             script = self.scripts.get(match.group(1))
             if script is None:
@@ -246,7 +270,5 @@ class FakeCloudflare:
         page = int(query.get("page", 1))
         per_page = int(query.get("per_page", default_per_page))
         chunk = items[(page - 1) * per_page: page * per_page]
-        total_pages = max(1, -(-len(items) // per_page))
         return httpx.Response(200, json=envelope(chunk, result_info={
-            "page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items),
-            "total_pages": total_pages}))
+            "page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items)}))

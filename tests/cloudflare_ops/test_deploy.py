@@ -15,6 +15,7 @@ from gateway_ops.cloudflare.wrangler_toml import write_ids
 from gateway_ops.accesslog import find_local_database
 from gateway_ops.exceptions import SettingsError
 from gateway_ops.stack import free_port
+from helpers import apply_all_migrations, fresh_user
 
 from .fake_cloudflare import ACCOUNT, TOKEN
 from .fake_wrangler import VERSION
@@ -137,7 +138,7 @@ def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
     remote_d1 = fake.add_d1("organized-gateway", path=find_local_database(stack.state_dir))
     write_ids(worker_copy / "wrangler.toml", KV_ID, remote_d1.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)
-    user = f"deploy-{uuid.uuid4().hex[:8]}"
+    user = fresh_user("deploy")
     result = deploying.deploy_and_smoke(cf_settings, "cloudflare", wrangler=fake_wrangler, worker_dir=worker_copy,
                                         http_client=fake.http_client(), user_id=user, live_timeout=10)
     assert result.passed, [c for c in result.checks if not c.passed]
@@ -151,11 +152,11 @@ def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
 def test_the_smoke_fails_when_the_remote_log_lacks_the_row(stack, fake, cf_settings, worker_copy, fake_wrangler,
                                                            monkeypatch):
     empty = fake.add_d1("organized-gateway")
-    empty.db.executescript((worker_copy.parent / "migrations" / "0001_init.sql").read_text())
+    apply_all_migrations(empty.db)
     write_ids(worker_copy / "wrangler.toml", KV_ID, empty.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)
     result = deploying.deploy_and_smoke(cf_settings, "cloudflare", wrangler=fake_wrangler, worker_dir=worker_copy,
-                                        http_client=fake.http_client(), user_id=f"deploy-{uuid.uuid4().hex[:8]}",
+                                        http_client=fake.http_client(), user_id=fresh_user("deploy"),
                                         live_timeout=10, log_timeout=0.5)
     checks = {c.name: c for c in result.checks}
     assert not result.passed and checks["access-log row"].observed == "no row" and checks["chat completion"].passed
@@ -163,7 +164,7 @@ def test_the_smoke_fails_when_the_remote_log_lacks_the_row(stack, fake, cf_setti
 
 def test_local_target_smoke_tests_the_running_stack(stack, cf_settings):
     settings = cf_settings.model_copy(update={"GATEWAY_URL": stack.url, "GATEWAY_STATE_DIR": stack.state_dir})
-    result = deploying.deploy_and_smoke(settings, "local", user_id=f"deploy-{uuid.uuid4().hex[:8]}")
+    result = deploying.deploy_and_smoke(settings, "local", user_id=fresh_user("deploy"))
     assert result.passed and result.deployment is None and result.url == stack.url
     assert result.checks[0].name == "Worker packages installed"
     dead = deploying.deploy_and_smoke(settings, "local", url=f"http://127.0.0.1:{free_port()}")

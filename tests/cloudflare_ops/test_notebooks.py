@@ -8,13 +8,13 @@ notebook with its defaults."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
-from gateway_ops.cloudflare_api import WRANGLER_TOML
+from gateway_ops.cloudflare.wrangler_toml import WRANGLER_TOML
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
+from helpers import MIGRATIONS, fresh_user
 
 from .fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare
 from .fake_server import serve
@@ -23,7 +23,7 @@ from .fake_server import serve
 def test_bootstrap_notebook_migrates_the_local_stack(gateway_env, tmp_path):
     run = run_notebook("01_bootstrap", {"target": "local"}, run_dir=tmp_path)
     assert run.passed, json.dumps(run.result, indent=2)
-    assert run.result["applied"] == ["0001_init.sql"] and run.result["pending"] == []
+    assert run.result["applied"] == MIGRATIONS and run.result["pending"] == []
     names = [c["name"] for c in run.result["checks"]]
     assert names[:5] == ["Worker packages", "KV namespace", "D1 database", "wrangler.toml", "D1 migrations"]
     assert "D1 rows written/day (row + 2 index entries per request)" in names
@@ -71,7 +71,7 @@ def test_secrets_notebook_on_cloudflare_sets_values_from_the_environment_and_sho
 
 
 def test_deploy_notebook_smoke_tests_the_local_stack(gateway_env, tmp_path):
-    user = f"nb-deploy-{uuid.uuid4().hex[:8]}"
+    user = fresh_user("nb-deploy")
     run = run_notebook("03_deploy", {"target": "local", "user_id": user}, run_dir=tmp_path)
     assert run.passed, json.dumps(run.result, indent=2)
     assert run.result["url"] == gateway_env.url and run.result["version_id"] == "local stack"

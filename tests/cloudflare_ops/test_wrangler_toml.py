@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tomllib
 
 import pytest
 
-from gateway_ops.cloudflare import wrangler_toml
-from gateway_ops.cloudflare_api import WRANGLER_TOML
+from gateway_ops.cloudflare import wrangler, wrangler_toml
+from gateway_ops.cloudflare.wrangler_toml import WRANGLER_TOML
 from gateway_ops.exceptions import SettingsError
 from gateway_ops.paths import WORKER_DIR
-from gateway_ops.stack import WRANGLER_ENV
 
 KV_ID = "0f2ac74b498b48028cb68387c421e279"
 D1_ID = "5b1ce5a4-7cf0-4c4e-9f0e-1d2b3c4d5e6f"
@@ -85,14 +83,12 @@ def test_malformed_or_incomplete_files_are_one_sentence(tmp_path):
         wrangler_toml.read_config(tmp_path / "missing.toml")
 
 
+@pytest.mark.stack  # runs the real wrangler
 def test_wrangler_reads_the_ids_bootstrap_wrote(worker_copy, tmp_path):
     """wrangler 4.86 (offline dry run) binds the KV namespace by the id we wrote."""
     for name in ("src", "node_modules", "tsconfig.json"):
         os.symlink(WORKER_DIR / name, worker_copy / name)
     wrangler_toml.write_ids(worker_copy / "wrangler.toml", KV_ID, D1_ID)
-    done = subprocess.run([str(WORKER_DIR / "node_modules" / ".bin" / "wrangler"), "deploy", "--dry-run", "--outdir",
-                           str(tmp_path / "dist")], cwd=worker_copy, env={**os.environ, **WRANGLER_ENV},
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(rf"env\.GATEWAY_KV \({KV_ID}\)\s+KV Namespace", done.stdout), done.stdout
-    assert "env.DB (organized-gateway)" in done.stdout
+    stdout = wrangler.run(["deploy", "--dry-run", "--outdir", str(tmp_path / "dist")], worker_dir=worker_copy)
+    assert re.search(rf"env\.GATEWAY_KV \({KV_ID}\)\s+KV Namespace", stdout), stdout
+    assert "env.DB (organized-gateway)" in stdout

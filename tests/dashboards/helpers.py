@@ -1,9 +1,10 @@
-"""Constructed access-log rows and databases for the dashboard tests, and real traffic for the stack ones."""
+"""Constructed access-log rows and databases for the dashboard tests, and real traffic for the stack ones.
+
+Fresh user ids, waiting for log rows and the minute guard are the shared ones in tests/helpers.py."""
 from __future__ import annotations
 
 import concurrent.futures
 import sqlite3
-import time
 import uuid
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pandas as pd
 
 from gateway_ops.accesslog import D1_SUBDIR
-from gateway_ops.paths import MIGRATIONS_DIR
+from helpers import apply_all_migrations
 
 NOW = pd.Timestamp("2026-11-28T10:30:30Z")
 COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "latency_ms", "ttfb_ms", "tokens_est",
@@ -41,7 +42,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 
 class LogFile:
-    """A local-D1-shaped SQLite file from migrations/0001_init.sql, that ``LocalAccessLog`` reads."""
+    """A local-D1-shaped SQLite file built by every migration, that ``LocalAccessLog`` reads."""
 
     def __init__(self, state_dir: Path):
         self.state_dir = Path(state_dir)
@@ -49,7 +50,7 @@ class LogFile:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "test.sqlite"
         with sqlite3.connect(self.path) as db:
-            db.executescript((MIGRATIONS_DIR / "0001_init.sql").read_text())
+            apply_all_migrations(db)
 
     def add(self, rows: list[dict]) -> None:
         with sqlite3.connect(self.path) as db:
@@ -59,10 +60,6 @@ class LogFile:
     def execute(self, sql: str, params=()) -> list:
         with sqlite3.connect(self.path) as db:
             return db.execute(sql, params).fetchall()
-
-
-def fresh_user(prefix: str = "dash") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: int = 10,
@@ -78,19 +75,3 @@ def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: i
 
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(one, range(count)))
-
-
-def wait_for_rows(log, user: str, expected: int, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = int(log.query("SELECT COUNT(*) AS n FROM requests WHERE user_id = ?", [user]).iloc[0]["n"])
-        if found >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
-
-def away_from_minute_boundary(margin: float = 8.0) -> None:
-    """The limit is per UTC minute: start a burst with at least ``margin`` seconds left in the minute."""
-    left = 60 - (time.time() % 60)
-    if left < margin:
-        time.sleep(left + 0.5)

@@ -12,7 +12,9 @@ from gateway_ops import cli
 from gateway_ops.notebooks import run_notebook
 from gateway_ops.stack import free_port
 
-from .helpers import NOW, LogFile, away_from_minute_boundary, fresh_user, row, send, wait_for_rows
+from helpers import fresh_user, wait_for_rows, wait_unless_minute_has
+
+from .helpers import NOW, LogFile, row, send
 
 runner = CliRunner()
 
@@ -20,10 +22,10 @@ runner = CliRunner()
 @pytest.mark.notebook
 def test_dashboard_notebook_shows_the_traffic_and_refreshes(gateway_env, access_log, tmp_path):
     user = fresh_user("nb08")
-    away_from_minute_boundary()
+    wait_unless_minute_has()
     statuses = send(gateway_env.url, user, 55)
     assert statuses.count(429) == 5
-    assert wait_for_rows(access_log, user, 55) == 55
+    assert len(wait_for_rows(access_log, user, 55)) == 55
     run = run_notebook("08_live_dashboard", {"run_for_seconds": 2, "refresh_seconds": 1, "window_minutes": 5},
                        run_dir=tmp_path)
     assert run.passed, json.dumps(run.result["checks"], indent=2)
@@ -38,7 +40,7 @@ def test_event_report_notebook_writes_the_report_and_the_archive(gateway_env, ac
     since = datetime.now(timezone.utc).isoformat()
     user = fresh_user("nb09")
     send(gateway_env.url, user, 7, chat_every=3)
-    assert wait_for_rows(access_log, user, 7) == 7
+    assert len(wait_for_rows(access_log, user, 7)) == 7
     run = run_notebook("09_event_report", {"since": since}, run_dir=tmp_path)
     assert run.passed, json.dumps(run.result["checks"], indent=2)
     report = tmp_path / "09_event_report" / "event_report.html"
@@ -80,6 +82,7 @@ def test_archive_command_exports_and_asks_before_deleting(local_log, tmp_path):
     assert local_log.execute("SELECT COUNT(*) FROM requests")[0][0] == 3
 
 
+@pytest.mark.stack  # runs the real wrangler
 def test_archive_delete_refuses_a_database_wrangler_does_not_see(local_log, tmp_path):
     # This log file is not the one wrangler would delete from: nothing may be deleted anywhere.
     result = runner.invoke(cli.app, ["archive", "--out", str(tmp_path / "a"), "--delete", "--yes",

@@ -11,6 +11,8 @@ from gateway_ops.dashboards import figures, widgets
 from gateway_ops.dashboards.live import LiveFeed
 from gateway_ops.dashboards.widgets import Dashboard, dashboard_checks, live_kernel
 
+from helpers import wait_until
+
 from .helpers import LogFile, row
 from .test_live import RecordingLog
 
@@ -121,19 +123,15 @@ def test_user_search_and_drill_down(dashboard, log_file):
 def test_the_timer_refreshes_pauses_resumes_and_stops(dashboard):
     dashboard.start()
     assert dashboard.running
-    deadline = time.monotonic() + 10
-    while dashboard.refreshes < 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: dashboard.refreshes >= 1, timeout=10)
     assert dashboard.refreshes >= 1
     dashboard.pause.value = True
     assert dashboard.pause.description == "Resume" and "paused" in dashboard.status.value
     paused_at = dashboard.refreshes
-    time.sleep(1.6)
+    time.sleep(1.6)  # what is tested: a paused timer stays still for longer than its period
     assert dashboard.refreshes == paused_at
     dashboard.pause.value = False
-    deadline = time.monotonic() + 10
-    while dashboard.refreshes == paused_at and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: dashboard.refreshes > paused_at, timeout=10)
     assert dashboard.refreshes > paused_at
     thread = dashboard._thread
     dashboard.stop()
@@ -186,3 +184,18 @@ def test_a_page_opened_while_the_source_is_down_says_so_and_recovers(log):
     log.failing = False
     board.refresh_now.click()
     assert board.banner.layout.display == "none" and panel_total(board, "requests") == 4
+
+
+def test_the_banner_time_is_utc_as_its_label_says(log, monkeypatch):
+    """The banner says "UTC": its time comes from the feed's UTC clock, not the machine's local time."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # local time 5:30 ahead of UTC
+    time.tzset()
+    try:
+        board = Dashboard(LiveFeed(log, clock=lambda: pd.Timestamp("2026-11-28T09:15:42Z").to_pydatetime()))
+        board.feed.history.clear()  # a redraw failure before any refresh finished
+        board.render_error = "could not redraw"
+        board._render_status()
+        assert "Data source problem at 09:15:42 UTC" in board.banner.value
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 
 import pytest
 from typer.testing import CliRunner
@@ -40,16 +39,14 @@ from gateway_ops.loadtest.records import DROPPED
 from gateway_ops.notebooks import run_notebook
 from gateway_ops.stack import free_port
 
+from helpers import fresh_user
+
 from .conftest import SERVICE_MS, SLOTS
 
 pytestmark = pytest.mark.stack
 runner = CliRunner()
 QUIET = EngineOptions(progress=False)
 DESIGN_STEP_KEYS = {"offered_rps", "achieved_rps", "p50_ms", "p95_ms", "p99_ms", "error_rate"}
-
-
-def fresh(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +75,7 @@ def test_the_next_window_command_starts_in_the_background(next_window_command):
 
 def test_open_model_streams_measure_time_to_first_token_and_per_output_token(stack):
     """The session origin streams 8 tokens 25 ms apart after 5 ms."""
-    arrivals = open_schedule(constant_offsets(20, 0.5), user_ids(fresh("eng-stream"), 2))
+    arrivals = open_schedule(constant_offsets(20, 0.5), user_ids(fresh_user("eng-stream"), 2))
     frame = run_open(stack.url, arrivals, chat_request(stream=True, max_tokens=8), QUIET).frame()
     assert (frame["status"] == 200).all() and frame["request_id"].nunique() == len(frame) == 10
     assert (frame["output_tokens"] == 8).all()
@@ -89,7 +86,7 @@ def test_open_model_streams_measure_time_to_first_token_and_per_output_token(sta
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_both_transports_record_the_same_things(stack, transport):
-    arrivals = open_schedule(constant_offsets(20, 0.25), user_ids(fresh(f"eng-{transport}"), 1))
+    arrivals = open_schedule(constant_offsets(20, 0.25), user_ids(fresh_user(f"eng-{transport}"), 1))
     run = run_open(stack.url, arrivals, chat_request(max_tokens=2), EngineOptions(transport=transport, progress=False))
     frame = run.frame()
     assert run.transport == transport
@@ -98,7 +95,7 @@ def test_both_transports_record_the_same_things(stack, transport):
 
 
 def test_starts_beyond_the_in_flight_cap_are_dropped_and_counted(stack):
-    arrivals = open_schedule([i * 0.01 for i in range(10)], user_ids(fresh("eng-drop"), 1))
+    arrivals = open_schedule([i * 0.01 for i in range(10)], user_ids(fresh_user("eng-drop"), 1))
     frame = run_open(stack.url, arrivals, chat_request(stream=True, max_tokens=8),
                      EngineOptions(max_in_flight=2, progress=False)).frame()
     report = summarize(frame)
@@ -109,7 +106,7 @@ def test_starts_beyond_the_in_flight_cap_are_dropped_and_counted(stack):
 def test_latency_counts_the_wait_behind_a_slow_request(stack):
     """Coordinated omission: with one request in flight, the third waited for two others, and its
     latency (from the intended send) includes that wait, while its service time does not."""
-    arrivals = open_schedule([0.0, 0.0, 0.0], user_ids(fresh("eng-co"), 1))
+    arrivals = open_schedule([0.0, 0.0, 0.0], user_ids(fresh_user("eng-co"), 1))
     frame = run_open(stack.url, arrivals, chat_request(max_tokens=2),
                      EngineOptions(max_in_flight=1, when_full="wait", progress=False)).frame()
     third = frame.sort_values("start_s").iloc[2]
@@ -119,7 +116,7 @@ def test_latency_counts_the_wait_behind_a_slow_request(stack):
 
 
 def test_closed_model_users_send_back_to_back(stack):
-    run = run_closed(stack.url, user_ids(fresh("eng-closed"), 2), chat_request(max_tokens=1), duration_s=0.5,
+    run = run_closed(stack.url, user_ids(fresh_user("eng-closed"), 2), chat_request(max_tokens=1), duration_s=0.5,
                      options=QUIET)
     frame = run.frame()
     assert len(frame) >= 4 and (frame["status"] == 200).all()
@@ -129,7 +126,7 @@ def test_closed_model_users_send_back_to_back(stack):
 
 def test_the_engine_runs_from_inside_a_running_event_loop_as_in_jupyter(stack):
     async def cell():
-        return run_open(stack.url, open_schedule([0.0], [fresh("eng-loop")]), chat_request(max_tokens=1), QUIET)
+        return run_open(stack.url, open_schedule([0.0], [fresh_user("eng-loop")]), chat_request(max_tokens=1), QUIET)
 
     assert asyncio.run(cell()).records[0].status == 200
 

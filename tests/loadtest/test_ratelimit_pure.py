@@ -1,6 +1,8 @@
 """The rate-limit check's window timing and its judgement, on constructed records: each check
 passes on a gateway that keeps its promise and fails when that promise is broken."""
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -10,11 +12,10 @@ from gateway_ops.loadtest.ratelimit import (
     RateLimitPlan,
     judge,
     limit_message,
-    wait_before_start,
-    wait_for_window,
     window_needed_s,
 )
 from gateway_ops.loadtest.records import Record, records_frame
+from gateway_ops.minute_window import wait_before_start, wait_for_window
 
 WALL_T0 = 1_795_858_500.0  # 09:35:00 UTC: a minute boundary
 RESET = 1_795_858_560  # the end of that minute
@@ -27,6 +28,13 @@ def test_a_burst_that_fits_starts_now_and_one_that_does_not_waits_for_the_next_m
     assert wait_before_start(WALL_T0 + 59.9, needed_s=1) == pytest.approx(0.6)
     assert wait_for_window(WALL_T0 + 50, RESET) == pytest.approx(10.5)
     assert wait_for_window(RESET + 3, RESET) == 0
+
+
+def test_the_window_arithmetic_imports_no_pandas():
+    """Tests and benches wait out a minute with it without paying for pandas (or the load-test package)."""
+    code = "import sys, gateway_ops.minute_window; print(sorted(m for m in ('pandas', 'gateway_ops.loadtest') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_the_window_needed_is_the_burst_at_the_assumed_rate_or_the_spread():

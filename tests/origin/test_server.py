@@ -164,3 +164,77 @@ def test_cli_refuses_an_unknown_profile_naming_the_valid_ones(capsys: pytest.Cap
         main(["--profile", "nonsense", "--port", "0"])
     assert exited.value.code == 2
     assert "Unknown origin profile 'nonsense'; valid profiles: instant, large, mac-mini" in capsys.readouterr().err
+
+
+def test_cli_runs_strict_with_the_key_from_the_environment_and_never_shows_it() -> None:
+    key = "sk-cli-origin-7Hq2Zx"
+    os.environ["ORIGIN_TEST_API_KEY"] = key  # _start_cli passes a copy of os.environ
+    try:
+        process = _start_cli("--port", "0", "--profile", "instant", "--models", "alpha,beta",
+                             "--reject-unknown-models", "--api-key-env", "ORIGIN_TEST_API_KEY")
+    finally:
+        del os.environ["ORIGIN_TEST_API_KEY"]
+    try:
+        line = _first_line(process, timeout=60)
+        assert line.startswith("origin ready http://127.0.0.1:"), (line, process.poll())
+        url = line.split()[-1]
+        assert key not in Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
+        body = {**CHAT, "model": "alpha"}
+        with httpx.Client(base_url=url, timeout=10) as client:
+            assert client.post("/v1/chat/completions", json=body).status_code == 401
+            wrong = client.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer no"})
+            assert wrong.status_code == 401
+            keyed = {"Authorization": f"Bearer {key}"}
+            assert client.post("/v1/chat/completions", json=body, headers=keyed).status_code == 200
+            unknown = client.post("/v1/chat/completions", json={**body, "model": "gamma"}, headers=keyed)
+            assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
+            assert [m["id"] for m in client.get("/v1/models", headers=keyed).json()["data"]] == ["alpha", "beta"]
+            assert client.get("/_origin/health").json()["access"] == "api-key"
+            assert key not in client.get("/_origin/requests").text
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=10)
+    assert key not in line + stdout + stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--api-key-env", "ORIGIN_TEST_UNSET_VARIABLE"], "ORIGIN_TEST_UNSET_VARIABLE: that environment variable"),
+        (["--api-key", "k", "--api-key-env", "HOME"], "give --api-key or --api-key-env, not both"),
+        (["--api-key", "k", "--codex-token", "t"], "not both"),
+    ],
+)
+def test_cli_refuses_a_credential_it_cannot_use(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ORIGIN_TEST_UNSET_VARIABLE", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", *args])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_cli_codex_mode_reads_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway_ops.origin.server import build_parser, settings_from_args
+
+    monkeypatch.setenv("ORIGIN_TEST_CODEX_TOKEN", "codex-secret-1")
+    argv = ["--codex-token-env", "ORIGIN_TEST_CODEX_TOKEN", "--model", "a", "--models", "b,a"]
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    assert settings.access.mode == "codex" and settings.access.codex_token == "codex-secret-1"
+    assert settings.models == ("a", "b") and settings.reject_unknown_models is False
+
+
+def test_strict_args_for_the_stack_run_the_origin_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway_ops.origin import strict_args
+    from gateway_ops.origin.server import build_parser, settings_from_args
+
+    monkeypatch.setenv("GATEWAY_CLIENT_API_KEY", "sk-client-key-3")
+    argv = strict_args(api_key_env="GATEWAY_CLIENT_API_KEY", models=["m1", "m2"])
+    assert "sk-client-key-3" not in " ".join(argv)
+    settings = settings_from_args(build_parser().parse_args(argv))
+    assert settings.access.mode == "api-key" and settings.access.api_key == "sk-client-key-3"
+    assert settings.models == ("m1", "m2") and settings.reject_unknown_models
+    monkeypatch.setenv("GATEWAY_CODEX_TOKEN", "codex-token-4")
+    codex = settings_from_args(build_parser().parse_args(strict_args(codex_token_env="GATEWAY_CODEX_TOKEN")))
+    assert codex.access.mode == "codex" and codex.models == ("gpt-4o-mini", "llama3.2:3b")

@@ -27,6 +27,9 @@ const SETTINGS = {
   UPSTREAM_IDLE_TIMEOUT_MS: "plain_text",
   STRANGER_FLUSH_MS: "plain_text",
   MAX_BODY_BYTES: "plain_text",
+  ORIGIN_MAX_CONCURRENCY: "plain_text",
+  ORIGIN_QUEUE_TIMEOUT_MS: "plain_text",
+  ADMIN_TOKEN: "secret_text",
 };
 
 const { values } = parseArgs({

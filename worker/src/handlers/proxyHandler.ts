@@ -3,8 +3,8 @@
  * Sends an identified, admitted request to the origin and relays the answer: the origin's status,
  * safe headers and body. Event streams are relayed event by event; JSON bodies are read whole
  * (to learn their token usage) and everything else passes as it arrives — each with the idle
- * timeout after the headers (`relay.ts`). Faults before the headers become 502/504/499 via
- * `fetchUpstream`; a redirect that would leave the gateway becomes 502 `upstream_redirect`. What it
+ * timeout after the headers (`relay.ts`). The origin pool (`c.var.pool`) chooses the origin and
+ * holds its slot; faults before the headers become 502/504/499 via `fetchUpstream`; a redirect that would leave the gateway becomes 502 `upstream_redirect`. What it
  * learns (when the headers came, the tokens, how the relay ended) it publishes as `c.var.origin`
  * for the access log; it writes no log field itself.
  */
@@ -14,9 +14,9 @@ import type { AccessLogVariables } from "../middleware/accessLog";
 import type { IdentityVariables } from "../middleware/identifyUser";
 import type { ConfigVariables } from "../middleware/loadConfig";
 import type { OriginCredentialVariables } from "../middleware/originCredential";
+import type { OriginPoolVariables } from "../middleware/originPool";
 import type { BodyVariables } from "../middleware/readBody";
 import type { StageEnv } from "../types";
-import { fetchUpstream } from "../upstream/fetchUpstream";
 import { clientResponseHeaders, gatewayLocation, upstreamRequestHeaders, upstreamUrl } from "../upstream/headers";
 import { meterEventStream } from "../upstream/meterEventStream";
 import { readWholeBody, relayBody, type RelayOutcome } from "../upstream/relay";
@@ -41,6 +41,7 @@ type ProxyEnv = StageEnv<
     IdentityVariables &
     BodyVariables &
     OriginCredentialVariables &
+    OriginPoolVariables &
     OriginVariables
 >;
 
@@ -75,21 +76,23 @@ export async function proxyHandler(c: Context<ProxyEnv>): Promise<Response> {
     auth: c.var.originCredential,
     dropAuthorization: config.authMode === "codex",
   });
-  const calledUrl = upstreamUrl(config.upstreamUrl, url.pathname, url.search);
-  const upstream = await fetchUpstream(
-    calledUrl,
+  const upstream = await c.var.pool.send(
+    url.pathname,
+    url.search,
     { method: c.req.method, headers, body: BODYLESS_METHODS.has(c.req.method) ? null : body.bytes },
     config.upstreamTimeoutMs,
-    clientSignal,
   );
   const headersAt = Date.now();
+  // The origin that answered: a redirect is mapped against its base URL.
+  const base = config.origins[c.var.pool.origin ?? 0];
+  const calledUrl = upstreamUrl(base, url.pathname, url.search);
   const idleMs = config.upstreamIdleTimeoutMs;
 
   const contentType = upstream.headers.get("content-type") ?? "";
   const isStream = contentType.startsWith("text/event-stream");
   let safeHeaders: Headers;
   try {
-    safeHeaders = responseHeaders(upstream, calledUrl, config.upstreamUrl, isStream || /json/i.test(contentType));
+    safeHeaders = responseHeaders(upstream, calledUrl, base, isStream || /json/i.test(contentType));
   } catch (error) {
     await upstream.body?.cancel().catch(() => {});
     throw error;

@@ -3,10 +3,10 @@
  * Outermost middleware: gives the request its id and, once the response — streams included — has
  * been sent, accounts for it exactly once. A request whose identity was verified (`c.var.user`,
  * set by `identifyUser`) gets one row built by `accessRecordOf` from what the stages published
- * (identity, body, origin exchange, answered error); it is the only writer of that row. Any other
- * request is a stranger's (no valid id, a bad key, an unknown path, a refusal before identity was
- * checked): it is never logged under the id it claims, and is only counted per minute and class
- * (`lib/strangers.ts`), so strangers cannot spend the log's write quota. Writes run in
+ * (identity, body, origin pool, origin exchange, answered error); it is the only writer of that
+ * row. Any other request is a stranger's (no valid id, a bad key, an unknown path, a refusal before
+ * identity was checked): it is never logged under the id it claims, and is only counted per minute
+ * and class (`lib/strangers.ts`), so strangers cannot spend the log's write quota. Writes run in
  * `executionCtx.waitUntil`, so logging never delays or breaks a response.
  */
 import { createMiddleware } from "hono/factory";
@@ -37,7 +37,7 @@ export function accessLog() {
 
     c.res.headers.set("X-Request-ID", requestId);
     if (UNLOGGED_PATHS.has(c.req.path)) return;
-    const { user, body, origin, answeredError } = c.var;
+    const { user, body, pool, origin, answeredError } = c.var;
     const status = c.res.status;
     if (!user) {
       const flush = strangers.count(
@@ -68,6 +68,8 @@ export function accessLog() {
         tokens,
         relayFailure: failure,
         ipHash: salt && ip ? await ipHash(salt, ip) : null,
+        originIndex: pool?.origin ?? null,
+        gateWaitMs: pool?.gateWaitMs ?? null,
       });
       await insertAccessRecord(c.env.DB, record);
     };
