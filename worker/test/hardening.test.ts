@@ -93,6 +93,21 @@ describe("idle timeout after the origin's headers (UPSTREAM_IDLE_TIMEOUT_MS)", (
     expect(await rowFor(response)).toMatchObject({ user_id: user, stream: 1, status: 504, error_class: "upstream_idle_timeout" });
   });
 
+  it("breaks off a stalled pass-through body (neither JSON nor a stream) and logs it once", async () => {
+    const origin = manualBody();
+    mockOrigin(() => new Response(origin.body, { headers: { "Content-Type": "text/plain" } }));
+    origin.send("partial ");
+    const user = freshUser();
+    const { response, logged } = await gateway("/v1/files/1/content", { headers: { "X-User-ID": user } }, {
+      UPSTREAM_IDLE_TIMEOUT_MS: "150",
+    });
+    expect(response.status).toBe(200);
+    await expect(response.text()).rejects.toThrow();
+    await origin.cancelled;
+    await logged();
+    expect(await rowFor(response)).toMatchObject({ user_id: user, status: 504, error_class: "upstream_idle_timeout" });
+  });
+
   it("lets a slow but steady stream run past the idle timeout", async () => {
     mockOrigin(
       () =>
@@ -353,6 +368,31 @@ describe("origin and storage faults", () => {
     const { response, text } = await call("/v1/chat/completions", post(user, { stream: true }));
     expect(dataEvents(text).at(-1)).toMatchObject({ error: { code: "upstream_stream_error" } });
     expect(await rowFor(response)).toMatchObject({ status: 502, error_class: "upstream_stream_error" });
+  });
+
+  it("a request body that breaks off is a 400 body_read_error, not a 500", async () => {
+    const origin = mockOrigin(() => jsonResponse({}));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode('{"model":"m",'));
+      },
+      pull(controller) {
+        controller.error(new Error("client connection reset"));
+      },
+    });
+    const user = freshUser();
+    const request = new Request("https://gateway.test/v1/chat/completions", {
+      method: "POST",
+      headers: userHeaders(user),
+      body,
+      // @ts-expect-error: duplex is required for a streamed request body
+      duplex: "half",
+    });
+    const { response, json } = await call(request);
+    expect(response.status).toBe(400);
+    expect(json().error).toMatch(/could not be read/);
+    expect(origin).not.toHaveBeenCalled();
+    expect(await rowFor(response)).toMatchObject({ user_id: user, status: 400, error_class: "body_read_error" });
   });
 
   const failingKv = (failOn: (key: string) => boolean) =>
