@@ -10,8 +10,15 @@ export default defineConfig(async () => {
         main: "./src/index.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          // Test-only bindings: the migrations to apply, and a known origin URL to intercept.
-          bindings: { TEST_MIGRATIONS: migrations, OPENCLAW_URL: "http://origin.test/base" },
+          // Test-only bindings: the migrations to apply, a known origin URL to intercept,
+          // strangers' counts flushed at once (a test waits for its request's waitUntil work), and
+          // whether to run the CPU figures (`CPU_MEASURE=1 npx vitest run test/cpuMeasure.test.ts`).
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            OPENCLAW_URL: "http://origin.test/base",
+            STRANGER_FLUSH_MS: "0",
+            CPU_MEASURE: process.env.CPU_MEASURE ?? "",
+          },
         },
       }),
     ],
