@@ -7,6 +7,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import { GatewayError } from "../errors";
+import { readKv } from "../lib/kv";
 import type { RateDecision } from "../limiter/window";
 import { windowStartOf, WINDOW_MS } from "../limiter/window";
 import type { StageEnv } from "../types";
@@ -16,9 +17,10 @@ import type { ConfigVariables } from "./loadConfig";
 /**
  * The limit in force for a user: a valid `tier:{user}` overrides the default. A malformed tier
  * is ignored (with a warning), so a typo cannot block or unblock anyone by accident.
+ * @throws GatewayError 503 `kv_unavailable` when KV cannot be read
  */
 export async function limitFor(kv: KVNamespace, userId: string, fallback: number): Promise<number> {
-  const raw = await kv.get(`tier:${userId}`);
+  const raw = await readKv(kv, `tier:${userId}`);
   if (raw === null) return fallback;
   const value = Number(raw.trim());
   if (raw.trim() !== "" && Number.isSafeInteger(value) && value >= 0) return value;
