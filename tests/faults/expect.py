@@ -16,7 +16,7 @@ from gateway_ops.accesslog import AccessLog
 from helpers import fresh_user, wait_until
 
 CLIENT_DEADLINE_S = 15.0
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello through a fault"}]}
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello through a fault"}], "max_tokens": 16}
 
 
 @dataclass

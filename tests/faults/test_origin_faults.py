@@ -14,8 +14,6 @@ from .breakage import origin_down
 from .conftest import HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS
 from .expect import CHAT, assert_healthy, call, one_row
 
-NEEDS_WORKER_FIXES = pytest.mark.xfail(strict=True, reason="needs w-harden12w")
-
 
 def test_origin_down_is_a_502_and_the_gateway_recovers_when_it_is_back(faults_stack, faults_log):
     user = fresh_user("down")
@@ -57,7 +55,6 @@ def test_slow_headers_past_the_timeout_are_a_504(faults_stack, faults_log, fault
     assert_healthy(faults_stack.url, faults_log)
 
 
-@NEEDS_WORKER_FIXES
 def test_a_json_body_stalling_after_the_headers_is_a_504_at_the_idle_timeout(faults_stack, faults_log, faults_origin):
     answer = call(faults_stack.url, fresh_user("stall"), fault="stall")
     assert answer.status == 504, answer
@@ -68,7 +65,6 @@ def test_a_json_body_stalling_after_the_headers_is_a_504_at_the_idle_timeout(fau
     assert_healthy(faults_stack.url, faults_log)
 
 
-@NEEDS_WORKER_FIXES
 def test_a_stream_stalling_after_its_first_event_ends_with_an_error_event(faults_stack, faults_log, faults_origin):
     answer = call(faults_stack.url, fresh_user("stall"), fault="stall", stream=True)
     assert answer.status == 200 and answer.error is None, answer  # the headers had gone: the stream ends cleanly
@@ -87,7 +83,6 @@ def test_a_slow_but_steady_stream_is_not_cut_by_the_idle_timeout(faults_stack, f
     assert one_row(faults_log, answer.request_id)["error_class"] is None
 
 
-@NEEDS_WORKER_FIXES
 def test_an_origin_dropping_a_stream_ends_it_with_an_error_event_and_a_502_row(faults_stack, faults_log, faults_origin):
     answer = call(faults_stack.url, fresh_user("drop"), fault="drop", stream=True)
     assert answer.status == 200 and answer.error is None, answer
@@ -97,7 +92,6 @@ def test_an_origin_dropping_a_stream_ends_it_with_an_error_event_and_a_502_row(f
     assert_healthy(faults_stack.url, faults_log)
 
 
-@NEEDS_WORKER_FIXES
 def test_an_origin_dropping_mid_json_is_a_502(faults_stack, faults_log, faults_origin):
     answer = call(faults_stack.url, fresh_user("drop"), fault="drop")
     assert answer.status == 502 and "origin" in answer.json()["error"].lower()
@@ -133,19 +127,20 @@ def test_a_burst_of_origin_errors_is_passed_on_one_row_each_then_recovers(faults
     assert_healthy(faults_stack.url, faults_log)
 
 
-@NEEDS_WORKER_FIXES
 def test_a_client_leaving_mid_stream_frees_the_origin_and_is_logged_499(faults_stack, faults_log, faults_origin):
+    """A 10 s answer (no max_tokens): the client reads its first event and leaves; the origin's
+    slot is free long before the answer would have ended, and the row says the client left.
+    (With a silent origin, wrangler's local proxy does not pass the disconnect on: there the
+    idle timeout ends it, logged 504 — measured; on Cloudflare the Worker sees the disconnect.)"""
     faults_origin.delete("/_origin/stats")
-    user = fresh_user("leaver")
+    long_answer = {key: value for key, value in CHAT.items() if key != "max_tokens"}
+    started = time.monotonic()
     with httpx.Client(timeout=10) as client:
-        with client.stream("POST", f"{faults_stack.url}/v1/chat/completions", headers={
-                "X-User-ID": user, "X-Origin-Fault": "stall"}, json={**CHAT, "stream": True}) as response:
+        with client.stream("POST", f"{faults_stack.url}/v1/chat/completions", headers={"X-User-ID": fresh_user("leaver")},
+                           json={**long_answer, "stream": True}) as response:
             request_id = response.headers["x-request-id"]
             next(response.iter_raw())  # the first event arrived; then the client goes away
-    # before the idle timeout could have ended it: the client's leaving is what freed the slot
-    freed = wait_until(lambda: faults_origin.get("/_origin/stats").json()["in_flight"] == 0,
-                       timeout=0.8 * IDLE_TIMEOUT_MS / 1000, interval=0.05)
-    assert freed, "the origin still holds the slot of a client that left"
+    freed = wait_until(lambda: faults_origin.get("/_origin/stats").json()["in_flight"] == 0, timeout=5, interval=0.05)
+    assert freed and time.monotonic() - started < 7, "the origin kept working for a client that left"
     row = one_row(faults_log, request_id)
-    assert (row["status"], row["error_class"]) == (499, "client_closed")
-
+    assert (row["status"], row["error_class"], row["stream"]) == (499, "client_closed", 1)

@@ -99,7 +99,6 @@ def test_hostile_requests_never_get_a_500_or_hang(stack, client, hostile):
         assert "error" in response.json(), f"{hostile.describe()} → {status} {response.text[:200]}"
 
 
-@pytest.mark.xfail(strict=True, reason="needs w-harden12w")  # Client-IP, X-Forwarded-Host … still reach the origin
 @settings(FUZZ, max_examples=examples(120))
 @given(hostile=hostile_requests(), smuggled=st.lists(st.sampled_from(SMUGGLED + ("X-Hop-Secret",)), min_size=1,
                                                       unique=True))
