@@ -74,7 +74,8 @@ export class EventControls extends DurableObject<Env> {
     const entry: UserEntry = row ? JSON.parse(row.entry) : {};
     if (patch.limit === null) delete entry.limit;
     else if (patch.limit !== undefined) entry.limit = patch.limit;
-    if (patch.generation !== undefined) entry.generation = patch.generation;
+    if (patch.generation === 0) delete entry.generation;
+    else if (patch.generation !== undefined) entry.generation = patch.generation;
     if (patch.revoked === false) delete entry.revoked;
     else if (patch.revoked) entry.revoked = true;
     if (Object.keys(entry).length === 0) sql.exec("DELETE FROM users WHERE user = ?", user);
