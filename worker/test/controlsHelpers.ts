@@ -2,9 +2,9 @@
  * Test helpers for the event controls: admin calls with the test token, a reset of every control
  * (the controls object is shared by the tests of a file), and the audit rows.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { controlsStub, forgetControls } from "../src/controls/cache";
-import { NO_CONTROLS } from "../src/controls/shape";
 import { ADMIN } from "./gateHelpers";
 import { call, chatBody, userHeaders, type Vars } from "./helpers";
 
@@ -18,12 +18,11 @@ export async function admin(method: string, path: string, body?: unknown, vars: 
   return call(path, init, vars);
 }
 
-/** Switches every control off, empties the user directory and the audit table. */
+/** Empties the controls object (every control off, never changed, no user entries) and the audit table. */
 export async function resetControls(): Promise<void> {
-  const { maintenance, limit_per_minute, models, max_tokens, budget } = NO_CONTROLS;
-  const stub = controlsStub(env.EVENT_CONTROLS);
-  await stub.change({ maintenance, limit_per_minute, models, max_tokens, budget });
-  for (const user of Object.keys((await stub.snapshot()).users)) await stub.setUser(user, { limit: null, generation: 0, revoked: false });
+  await runInDurableObject(controlsStub(env.EVENT_CONTROLS), (_instance, state) => {
+    state.storage.sql.exec("DELETE FROM state; DELETE FROM users;");
+  });
   forgetControls();
   await env.DB.prepare("DELETE FROM control_events").run();
 }

@@ -11,7 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { admit, DEFAULT_SETTINGS, type Admit, type AdmitRequest, type UserSettings } from "./admit";
-import type { RateDecision, WindowState } from "./window";
+import type { WindowState } from "./window";
 
 export class RateLimiter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -34,16 +34,6 @@ export class RateLimiter extends DurableObject<Env> {
          seeded INTEGER NOT NULL DEFAULT 0
        );`,
     );
-  }
-
-  /**
-   * Counts one request for this user.
-   * @param limit requests per minute in force for this user
-   */
-  hit(limit: number): RateDecision {
-    const result = this.admit({ limit, keyGeneration: null, budget: null });
-    if (result.kind !== "rate") throw new Error(`request refused: ${result.kind}`);
-    return result.decision;
   }
 
   /** Decides one request: key still valid, limit (tier wins), token budget, per-minute count. */
