@@ -2,12 +2,13 @@
  * @module index
  * organized-gateway: routes and the one error boundary. Each `/v1/<endpoint>` request passes
  *
- *   accessLog → loadConfig → eventControls → identifyUser → readBody → bodyControls → rateLimit
- *     → originCredential → originPool → proxyHandler
+ *   accessLog → loadConfig → eventControls → identifyUser → maintenanceGate → readBody
+ *     → bodyControls → rateLimit → originCredential → originPool → proxyHandler
  *
  * accessLog (request id; writes the one log row at the end), loadConfig (vars and secrets),
- * eventControls (the facilitator's controls, cached per isolate; 503 during maintenance),
+ * eventControls (the facilitator's controls, cached per isolate),
  * identifyUser (`X-User-ID` and `X-User-Key`: before the limiter, so a forger spends no quota),
+ * maintenanceGate (503 while the facilitator has paused the gateway),
  * readBody (size limit, JSON `model`/`stream`), bodyControls (model allow-list, max_tokens cap),
  * rateLimit (the user's Durable Object: limit, tier, key generation, token budget),
  * originCredential (what the origin receives as auth), originPool (which origin, and the origin
@@ -22,7 +23,7 @@ import { healthHandler } from "./handlers/healthHandler";
 import { proxyHandler } from "./handlers/proxyHandler";
 import { accessLog } from "./middleware/accessLog";
 import { bodyControls } from "./middleware/bodyControls";
-import { eventControls } from "./middleware/eventControls";
+import { eventControls, maintenanceGate } from "./middleware/eventControls";
 import { identifyUser } from "./middleware/identifyUser";
 import { loadConfig } from "./middleware/loadConfig";
 import { originCredential } from "./middleware/originCredential";
@@ -41,7 +42,7 @@ app.use("/admin/*", adminApi());
 app.use("*", accessLog());
 app.get("/health", healthHandler);
 // `{.+}` spans slashes and needs one character at least: "/v1" and "/v1/" are not endpoints.
-app.all("/v1/:endpoint{.+}", loadConfig(), eventControls(), identifyUser(), readBody(), bodyControls(), rateLimit(), originCredential(), originPool(), proxyHandler);
+app.all("/v1/:endpoint{.+}", loadConfig(), eventControls(), identifyUser(), maintenanceGate(), readBody(), bodyControls(), rateLimit(), originCredential(), originPool(), proxyHandler);
 
 app.notFound(handleNotFound);
 app.onError(handleError);

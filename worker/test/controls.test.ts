@@ -115,7 +115,7 @@ describe("maintenance", () => {
     expect(paused.response.status).toBe(503);
     expect(paused.json()).toEqual({ error: "Back at 10:15." });
     expect(paused.response.headers.get("Retry-After")).toBe("60");
-    expect((await rowFor(paused.response)).error_class).toBe("maintenance");
+    expect(await rowFor(paused.response)).toMatchObject({ error_class: "maintenance", user_id: user, status: 503 });
     const health = await call("/health");
     expect(health.response.status).toBe(200);
     expect(health.json()).toEqual({ status: "ok", gateway: "organized-gateway", maintenance: true, message: "Back at 10:15." });

@@ -1,9 +1,9 @@
 /**
  * @module middleware/eventControls
  * Second stage of `/v1/*`: reads the event's controls (per-isolate cache of the controls object,
- * see `controls/cache.ts`) for the stages after it, and answers 503 `maintenance` with the
- * facilitator's message while maintenance is on, before anything else about the request is
- * looked at.
+ * see `controls/cache.ts`) for the stages after it. {@link maintenanceGate}, right after
+ * `identifyUser`, answers 503 `maintenance` with the facilitator's message while maintenance is
+ * on: after identification, so each attendee's refused requests are logged under their own id.
  */
 import { createMiddleware } from "hono/factory";
 import { currentControls } from "../controls/cache";
@@ -40,10 +40,16 @@ export async function readControls(env: Env): Promise<ControlsSnapshot> {
 
 export function eventControls() {
   return createMiddleware<StageEnv<ControlsVariables>>(async function eventControls(c, next) {
-    const snapshot = await readControls(c.env);
-    const { maintenance } = snapshot.controls;
+    c.set("controls", await readControls(c.env));
+    await next();
+  });
+}
+
+/** While maintenance is on, every request ends here. */
+export function maintenanceGate() {
+  return createMiddleware<StageEnv<ControlsVariables>>(async function maintenanceGate(c, next) {
+    const { maintenance } = c.var.controls.controls;
     if (maintenance.on) throw maintenanceError(maintenance.message);
-    c.set("controls", snapshot);
     await next();
   });
 }
