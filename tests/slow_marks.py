@@ -53,7 +53,8 @@ def mark_for_command(argv: Sequence[str] | str) -> str | None:
     if ("ipykernel_launcher" in text or "voila" in words or _follows(words, "gateway_ops.cli", "dashboard")
             or any(w.startswith("--nbval") for w in words)):
         return "notebook"
-    if "playwright" in text or any(w.startswith(("chromium", "chrome")) for w in words):
+    # The browser is the program itself (`make … chromium` names a make target, not a browser).
+    if "playwright" in text or (words and words[0].startswith(("chromium", "chrome"))):
         return "browser"
     return None
 

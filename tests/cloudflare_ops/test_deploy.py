@@ -15,7 +15,7 @@ from gateway_ops.cloudflare.wrangler_toml import write_ids
 from gateway_ops.accesslog import find_local_database
 from gateway_ops.exceptions import SettingsError
 from gateway_ops.stack import free_port
-from helpers import fresh_user
+from helpers import apply_all_migrations, fresh_user
 
 from .fake_cloudflare import ACCOUNT, TOKEN
 from .fake_wrangler import VERSION
@@ -152,7 +152,7 @@ def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
 def test_the_smoke_fails_when_the_remote_log_lacks_the_row(stack, fake, cf_settings, worker_copy, fake_wrangler,
                                                            monkeypatch):
     empty = fake.add_d1("organized-gateway")
-    empty.db.executescript((worker_copy.parent / "migrations" / "0001_init.sql").read_text())
+    apply_all_migrations(empty.db)
     write_ids(worker_copy / "wrangler.toml", KV_ID, empty.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)
     result = deploying.deploy_and_smoke(cf_settings, "cloudflare", wrangler=fake_wrangler, worker_dir=worker_copy,

@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 
 from gateway_ops.accesslog import D1_SUBDIR
-from gateway_ops.paths import MIGRATIONS_DIR
+from helpers import apply_all_migrations
 
 NOW = pd.Timestamp("2026-11-28T10:30:30Z")
 COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "latency_ms", "ttfb_ms", "tokens_est",
@@ -42,7 +42,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 
 class LogFile:
-    """A local-D1-shaped SQLite file from migrations/0001_init.sql, that ``LocalAccessLog`` reads."""
+    """A local-D1-shaped SQLite file built by every migration, that ``LocalAccessLog`` reads."""
 
     def __init__(self, state_dir: Path):
         self.state_dir = Path(state_dir)
@@ -50,7 +50,7 @@ class LogFile:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "test.sqlite"
         with sqlite3.connect(self.path) as db:
-            db.executescript((MIGRATIONS_DIR / "0001_init.sql").read_text())
+            apply_all_migrations(db)
 
     def add(self, rows: list[dict]) -> None:
         with sqlite3.connect(self.path) as db:

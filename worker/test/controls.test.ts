@@ -9,7 +9,7 @@ import { controlsReads, controlsStub, CONTROLS_TTL_MS, forgetControls } from "..
 import { userKeyFor } from "../src/lib/crypto";
 import { admin, auditRows, chat, resetControls, VARS } from "./controlsHelpers";
 import { ADMIN, sleep } from "./gateHelpers";
-import { awayFromMinuteEdge, call, freshUser, jsonResponse, mockOrigin, rowFor, type Vars } from "./helpers";
+import { awayFromMinuteEdge, call, freshUser, jsonResponse, logRows, mockOrigin, rowFor, strangerCounts, type Vars } from "./helpers";
 
 /** An origin that answers every chat with 21 tokens and remembers the bodies it received. */
 function tokenOrigin(tokens = 21) {
@@ -364,9 +364,12 @@ describe("key reissue and revocation", () => {
     const alice0 = await userKeyFor(SECRET, alice);
     const bob0 = await userKeyFor(SECRET, bob);
     expect((await admin("POST", `/admin/users/${alice}/revoke`, undefined, keyed)).json()).toEqual({ user: alice, revoked: true });
+    const strangersBefore = (await strangerCounts())["401 bad_user_key"] ?? 0;
     const refused = await chat(alice, {}, keyed, { "X-User-Key": alice0 });
     expect(refused.response.status).toBe(401);
-    expect((await rowFor(refused.response)).error_class).toBe("bad_user_key");
+    // A refused key is a stranger's request: counted, never logged under the id it claims.
+    expect(await logRows("request_id = ?1", refused.response.headers.get("X-Request-ID"))).toHaveLength(0);
+    expect((await strangerCounts())["401 bad_user_key"]).toBe(strangersBefore + 1);
     expect(await ask(bob, bob0)).toBe(200);
     await admin("POST", `/admin/users/${alice}/reissue`, undefined, keyed);
     expect(await ask(alice, alice0)).toBe(401);
@@ -386,6 +389,10 @@ describe("key reissue and revocation", () => {
     expect(await ask(alice, alice0)).toBe(200); // this isolate caches a directory without alice
     // Another isolate reissues: the user's object moves on; this isolate's cached directory has not.
     await env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(alice)).reissue();
-    expect(await ask(alice, alice0)).toBe(401);
+    const strangersBefore = (await strangerCounts())["401 bad_user_key"] ?? 0;
+    const refused = await chat(alice, {}, keyed, { "X-User-Key": alice0 });
+    expect(refused.response.status).toBe(401);
+    expect(await logRows("request_id = ?1", refused.response.headers.get("X-Request-ID"))).toHaveLength(0);
+    expect((await strangerCounts())["401 bad_user_key"]).toBe(strangersBefore + 1);
   });
 });

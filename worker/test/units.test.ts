@@ -255,8 +255,8 @@ describe("accessRecordOf", () => {
 
   it("prefers the gateway's own error, then how the relay ended, to the status", () => {
     expect(accessRecordOf({ ...facts, status: 429, answeredErrorClass: "rate_limited" }).error_class).toBe("rate_limited");
-    expect(accessRecordOf({ ...facts, status: 503, relayFailure: "client_disconnected" }).error_class).toBe(
-      "client_disconnected",
+    expect(accessRecordOf({ ...facts, status: 503, relayFailure: "client_closed" }).error_class).toBe(
+      "client_closed",
     );
   });
 

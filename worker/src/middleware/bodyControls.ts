@@ -8,7 +8,8 @@
  */
 import { createMiddleware } from "hono/factory";
 import { GatewayError } from "../errors";
-import { capMaxTokens, NotAnObject } from "../lib/tokenCap";
+import { JsonShapeError } from "../lib/jsonScan";
+import { capMaxTokens } from "../lib/tokenCap";
 import type { StageEnv } from "../types";
 import type { ControlsVariables } from "./eventControls";
 import type { BodyVariables } from "./readBody";
@@ -46,8 +47,8 @@ export function bodyControls() {
         const bytes = capMaxTokens(body.bytes, cap, c.req.path === CHAT_PATH);
         if (bytes !== body.bytes) c.set("body", { ...body, bytes });
       } catch (error) {
-        // Not a JSON object: the origin cannot read a max_tokens from it either.
-        if (!(error instanceof NotAnObject)) throw error;
+        // Not well-formed JSON (another content type): the origin cannot read a max_tokens from it either.
+        if (!(error instanceof JsonShapeError)) throw error;
       }
     }
     await next();

@@ -7,6 +7,7 @@
  * controls' user directory gives it, and a revoked user is refused; the user's own Durable Object
  * confirms both in `rateLimit`, so an old key fails at once even where the directory is a second old.
  */
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { GatewayError } from "../errors";
 import { verifyUserKey } from "../lib/crypto";
@@ -29,6 +30,15 @@ export interface Identity {
 export type IdentityVariables = {
   user: Identity;
 };
+
+/**
+ * Withdraws an identity found not to be verified after all: the user's own Durable Object says
+ * the key is of an older generation or the user is revoked (this isolate's directory was a second
+ * old). The request is then a stranger's, never logged under the id it claimed.
+ */
+export function withdrawIdentity<V extends IdentityVariables>(c: Context<StageEnv<V>>): void {
+  (c as unknown as Context<StageEnv<IdentityVariables>>).set("user", undefined as unknown as Identity);
+}
 
 /** The 401 of a missing, wrong, outdated (reissued) or revoked key. */
 export function badKey(): GatewayError {

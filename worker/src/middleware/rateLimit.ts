@@ -14,20 +14,22 @@ import { createMiddleware } from "hono/factory";
 import { budgetWindow, needsSeed, tokensLogged, type BudgetWindow } from "../controls/budget";
 import { GatewayError } from "../errors";
 import type { OriginVariables } from "../handlers/proxyHandler";
+import { readKv } from "../lib/kv";
 import type { Admit } from "../limiter/admit";
 import type { RateDecision } from "../limiter/window";
 import { windowStartOf, WINDOW_MS } from "../limiter/window";
 import type { StageEnv } from "../types";
 import type { ControlsVariables } from "./eventControls";
-import { badKey, type IdentityVariables } from "./identifyUser";
+import { badKey, withdrawIdentity, type IdentityVariables } from "./identifyUser";
 import type { ConfigVariables } from "./loadConfig";
 
 /**
  * The limit in force for a user: a valid `tier:{user}` overrides the default. A malformed tier
  * is ignored (with a warning), so a typo cannot block or unblock anyone by accident.
+ * @throws GatewayError 503 `kv_unavailable` when KV cannot be read
  */
 export async function limitFor(kv: KVNamespace, userId: string, fallback: number): Promise<number> {
-  const raw = await kv.get(`tier:${userId}`);
+  const raw = await readKv(kv, `tier:${userId}`);
   if (raw === null) return fallback;
   const value = Number(raw.trim());
   if (raw.trim() !== "" && Number.isSafeInteger(value) && value >= 0) return value;
@@ -77,7 +79,10 @@ export function rateLimit() {
       console.error("rate limiter failed", String(error));
       throw new GatewayError(502, "The rate limiter is unavailable; try again shortly.", "limiter_unavailable");
     }
-    if (result.kind === "refused") throw badKey();
+    if (result.kind === "refused") {
+      withdrawIdentity(c);
+      throw badKey();
+    }
     if (result.kind === "budget") throw budgetSpent(budget!, snapshot.controls.budget!.per);
     const { decision } = result;
     if (decision.limit === 0) throw blocked(decision);
