@@ -119,3 +119,24 @@ def test_origin_panel_says_so_without_a_token_or_with_a_wrong_one(gated, monkeyp
     assert panel.read is None and NO_TOKEN.split(":")[0] in panel.refresh()
     wrong = OriginPanel(lambda: read_gate_status(gated.url, "not-the-token"))
     assert "refused the admin token (401)" in wrong.refresh() and "not-the-token" not in wrong.refresh()
+
+
+def test_a_pool_of_two_simulated_origins_shares_the_load_each_within_its_limit(tmp_path):
+    from gateway_ops.stack import free_port
+
+    pool = start_stack(tmp_path / "pool", origin_args=ORIGIN, pool_ports=[free_port()],
+                       worker_settings={**SETTINGS, **GATE})
+    try:
+        assert pool.config.pool_ports and len(pool.origin_urls) == 2
+        user = fresh_user("pool")
+        for url in pool.origin_urls:
+            httpx.delete(f"{url}/_origin/stats", timeout=5)
+        options = EngineOptions(max_in_flight=2 * MAX, when_full="wait", timeout_s=30, progress=False)
+        run = run_open(pool.url, burst_schedule([user], 2 * MAX), chat_request(), options)
+        assert run.frame()["ok"].all()  # 4 requests, 2 slots per origin: nobody waits long
+        held = [httpx.get(f"{url}/_origin/stats", timeout=5).json()["peak_held"] for url in pool.origin_urls]
+        assert all(0 < peak <= MAX for peak in held), held
+        rows = wait_for_rows(LocalAccessLog(pool.state_dir), user, 2 * MAX)
+        assert set(rows["origin"]) == {"0", "1"}
+    finally:
+        pool.stop()
