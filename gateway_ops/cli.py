@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
-from . import cli_attendees, cli_ci, cli_cloudflare, cli_dashboard, cli_loadtest
+from . import cli_attendees, cli_ci, cli_cloudflare, cli_dashboard, cli_loadtest, cli_origin
 from .cli_support import GatewayUrl, Profile, Target, friendly_errors, stop_on_sigterm
 from .exceptions import GatewayOpsError
 from .results import checks_frame
@@ -108,7 +108,7 @@ def demo(
     typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
 
 
-for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_loadtest, cli_ci):
+for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_loadtest, cli_ci, cli_origin):
     app.add_typer(area.app)  # no name: the area's commands and groups join the top level
 
 

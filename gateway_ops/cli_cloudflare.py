@@ -37,6 +37,8 @@ def preflight(
     hours: Annotated[float, typer.Option(help="event duration in hours")] = 3.0,
     auth_mode: Annotated[str, typer.Option(help="openai or codex (codex reads one more KV key per request)")] = "openai",
     skip_token: Annotated[bool, typer.Option("--skip-token", help="only the plan limits (no Cloudflare calls)")] = False,
+    gate: Annotated[bool, typer.Option("--gate", help="ORIGIN_MAX_CONCURRENCY set: count the gate's Durable Object calls")] = False,
+    answer_seconds: Annotated[float, typer.Option(help="with --gate: average answer duration (s); a lease renewal per 10 s")] = 0.0,
 ) -> None:
     """Check the token's permissions and whether the event fits the plan's daily limits."""
     from .cloudflare.preflight import EventPlan, check_token, max_attendees, plan_checks
@@ -46,7 +48,8 @@ def preflight(
         client, account, _ = _cloudflare(load_settings())
         checks += check_token(client, account)
     if attendees is not None:
-        plan = EventPlan(attendees=attendees, requests_per_minute=rpm, hours=hours, auth_mode=auth_mode)
+        plan = EventPlan(attendees=attendees, requests_per_minute=rpm, hours=hours, auth_mode=auth_mode, gate=gate,
+                         answer_seconds=answer_seconds)
         checks += plan_checks(plan)
     if not checks:
         raise typer.BadParameter("give --attendees for the plan check, or drop --skip-token")

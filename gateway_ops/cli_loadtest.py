@@ -111,5 +111,9 @@ def capacity(
     knee = "none" if sweep.knee_rps is None else f"{sweep.knee_rps:g} req/s"
     typer.echo(f"\nknee: {knee}\n")
     typer.echo(recommendation_table(sweep.knee_rps, limit_list, attendee_list).to_string())
+    advice = sweep.concurrency_advice()
+    typer.echo(f"\nORIGIN_MAX_CONCURRENCY for this origin: {advice.value or 'none'}. {advice.reason}")
+    if advice.value:
+        typer.echo(f"Apply it: gateway-ops origin concurrency {advice.value} --target local|cloudflare")
     typer.echo("")
     _finish(sweep.checks, folder / "result.json")

@@ -142,6 +142,53 @@ def range_count(log: AccessLog, since_iso: str, until_iso: str, upto_id: int) ->
     return {key: (0 if pd.isna(row.get(key)) else int(row.get(key))) for key in ("rows", "min_id", "max_id")}
 
 
+#: The report's breakdown by origin (migration 0003's ``origin`` and ``gate_wait_ms``), in one
+#: statement over the same range as the report: requests, answers, refusals at the gate (503
+#: ``origin_busy``; such a request never reached an origin, so its ``origin`` is NULL), other 5xx,
+#: the gate's wait, and nearest-rank p50/p95 of the successful answers' latency and TTFB (window
+#: functions: SQLite has no percentile aggregate).
+ORIGIN_BREAKDOWN = """
+WITH r AS (
+  SELECT origin, status, error_class, latency_ms, ttfb_ms, gate_wait_ms FROM requests
+  WHERE created_at >= ? AND created_at < ? AND id <= ?
+),
+ok AS (
+  SELECT origin, latency_ms, ttfb_ms,
+         ROW_NUMBER() OVER (PARTITION BY origin ORDER BY latency_ms) AS lat_rank,
+         ROW_NUMBER() OVER (PARTITION BY origin ORDER BY ttfb_ms) AS ttfb_rank,
+         COUNT(*) OVER (PARTITION BY origin) AS n
+  FROM r WHERE status BETWEEN 200 AND 299
+),
+pct AS (
+  SELECT origin,
+         MAX(CASE WHEN lat_rank = (n * 50 + 99) / 100 THEN latency_ms END) AS p50_ms,
+         MAX(CASE WHEN lat_rank = (n * 95 + 99) / 100 THEN latency_ms END) AS p95_ms,
+         MAX(CASE WHEN ttfb_rank = (n * 50 + 99) / 100 THEN ttfb_ms END) AS ttfb_p50_ms,
+         MAX(CASE WHEN ttfb_rank = (n * 95 + 99) / 100 THEN ttfb_ms END) AS ttfb_p95_ms
+  FROM ok GROUP BY origin
+)
+SELECT r.origin AS origin, COUNT(*) AS requests,
+       SUM(r.status BETWEEN 200 AND 299) AS ok,
+       SUM(COALESCE(r.error_class, '') = 'origin_busy') AS origin_busy,
+       SUM(r.status >= 500 AND COALESCE(r.error_class, '') <> 'origin_busy') AS other_5xx,
+       MAX(pct.p50_ms) AS p50_ms, MAX(pct.p95_ms) AS p95_ms,
+       MAX(pct.ttfb_p50_ms) AS ttfb_p50_ms, MAX(pct.ttfb_p95_ms) AS ttfb_p95_ms,
+       ROUND(AVG(r.gate_wait_ms)) AS gate_wait_avg_ms, MAX(r.gate_wait_ms) AS gate_wait_max_ms
+FROM r LEFT JOIN pct ON pct.origin IS r.origin
+GROUP BY r.origin
+ORDER BY r.origin IS NULL, r.origin
+"""
+
+
+def origin_breakdown(log: AccessLog, since_iso: str, until_iso: str, upto_id: int) -> pd.DataFrame:
+    """Latency and refusals per origin over ``[since, until)`` up to ``upto_id`` (one row per origin;
+    ``origin`` None for requests that never reached one: refused at the gate, or stopped earlier)."""
+    frame = log.query(ORIGIN_BREAKDOWN, [since_iso, until_iso, int(upto_id)])
+    if "origin" in frame:
+        frame["origin"] = frame["origin"].astype("object").where(frame["origin"].notna(), None)
+    return frame
+
+
 # --- D1 migration bookkeeping (gateway_ops.cloudflare.migrator) ---------------------------------
 # The table and columns wrangler 4.86 uses (src/d1/migrations/helpers.ts), so that
 # `wrangler d1 migrations list` and gateway_ops agree about what has been applied.

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from ..results import Check, write_result
+from .concurrency import ConcurrencyAdvice, recommend_concurrency, unloaded_latency_ms
 from .engine import EngineOptions, Run, chat_request, run_open
 from .errors import LoadTestError
 from .knee import Thresholds, find_knee, step_passes
@@ -155,6 +156,10 @@ class Sweep:
     knee_rps: float | None
     checks: list[Check]
 
+    def concurrency_advice(self) -> ConcurrencyAdvice:
+        """The ``ORIGIN_MAX_CONCURRENCY`` this sweep recommends for the measured origin (``concurrency``)."""
+        return recommend_concurrency(self.knee_rps, unloaded_latency_ms(self.steps))
+
     def step_records(self) -> list[dict[str, Any]]:
         """``steps`` as JSON-ready dicts (NaN → None)."""
         return jsonable(self.steps.to_dict("records"))
@@ -194,7 +199,7 @@ def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, progr
 
 def write_sweep_result(sweep: Sweep, out_dir: str | Path, *, limits: Sequence[int] = DEFAULT_LIMITS,
                        attendees: Sequence[int] = DEFAULT_ATTENDEES, url: str = "") -> dict[str, Any]:
-    """``result.json`` (checks, steps, knee_rps, recommendations, plan), ``requests.csv`` and the
+    """``result.json`` (checks, steps, knee_rps, recommendations, origin_concurrency, plan), ``requests.csv`` and the
     plot as HTML into ``out_dir``; returns what result.json holds."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,5 +213,6 @@ def write_sweep_result(sweep: Sweep, out_dir: str | Path, *, limits: Sequence[in
         out / "result.json", sweep.checks, url=url, steps=sweep.step_records(), knee_rps=sweep.knee_rps,
         thresholds=asdict(sweep.plan.thresholds),
         recommendations=json.loads(recommendations(sweep.knee_rps, limits, attendees).to_json(orient="records")),
+        origin_concurrency=jsonable(sweep.concurrency_advice().as_dict()),
         summary=jsonable(summarize(sweep.frame).as_dict()), plan=jsonable(plan),
     )

@@ -175,3 +175,15 @@ def test_secrets_sync_sets_what_the_environment_has(on_fake, cf_settings, hermet
     stored = on_fake.scripts["organized-gateway"]["secrets"]
     assert stored["OPENCLAW_URL"] == URL_VALUE and stored["AUTH_MODE"] == "codex" and "IP_HASH_SALT" in stored
     assert URL_VALUE not in done.output and stored["IP_HASH_SALT"] not in done.output
+
+
+def test_origin_concurrency_on_cloudflare_sets_the_secret_through_the_api(on_fake, monkeypatch):
+    from gateway_ops import cli_origin
+
+    monkeypatch.setattr(cli_origin, "load_settings", cli_cloudflare.load_settings)  # the fake's account
+    result = runner.invoke(cli.app, ["origin", "concurrency", "4,2", "--target", "cloudflare"])
+    assert result.exit_code == 0, result.output
+    assert on_fake.scripts["organized-gateway"]["secrets"]["ORIGIN_MAX_CONCURRENCY"] == "4,2"
+    assert "ORIGIN_MAX_CONCURRENCY=4,2 set on Worker 'organized-gateway'" in result.output
+    bad = runner.invoke(cli.app, ["origin", "concurrency", "zero", "--target", "cloudflare"])
+    assert bad.exit_code == 1 and "must be a whole number" in bad.output

@@ -199,6 +199,8 @@ def test_the_knee_matches_the_origins_slot_model(slots_origin, make_stack, tmp_p
     assert steps.loc[15.0, "achieved_rps"] == pytest.approx(15, rel=0.1)
     assert 40.0 not in steps.index  # stopped after the first failing step
     assert all(c.passed for c in sweep.checks)
+    # Little's law from the knee (15 req/s) × the unloaded latency (200 ms + the gateway) gives back the slots
+    assert sweep.concurrency_advice().value == SLOTS, sweep.concurrency_advice()
 
 
 def test_the_capacity_command_writes_steps_and_knee(gateway_env, tmp_path):
@@ -211,6 +213,10 @@ def test_the_capacity_command_writes_steps_and_knee(gateway_env, tmp_path):
     assert all(DESIGN_STEP_KEYS <= set(s) for s in recorded["steps"])
     assert (tmp_path / "capacity.html").exists() and (tmp_path / "requests.csv").exists()
     assert "knee: 8 req/s" in result.output
+    advice = recorded["origin_concurrency"]
+    assert advice["knee_rps"] == 8.0 and advice["origin_max_concurrency"] >= 1
+    assert f"ORIGIN_MAX_CONCURRENCY for this origin: {advice['origin_max_concurrency']}. Little's law" in result.output
+    assert f"gateway-ops origin concurrency {advice['origin_max_concurrency']} --target" in result.output
 
 
 def test_bad_command_input_is_one_line_and_sends_nothing(gateway_env):
@@ -243,6 +249,7 @@ def test_the_capacity_notebook_passes_with_parameters_and_streams(gateway_env, t
     assert run.result["knee_rps"] == 8.0
     assert all(DESIGN_STEP_KEYS <= set(step) for step in run.result["steps"])
     assert all(step["ttft_p50_ms"] >= 25 for step in run.result["steps"])  # 5 ms + the first 25 ms token
+    assert run.result["origin_concurrency"]["origin_max_concurrency"] >= 1
     assert run.result["recommendations"][0] == {"per_user_limit": 10, "attendees": 25, "peak_rps": 4.17,
                                                 "share_of_knee": 0.521, "holds": True}
 

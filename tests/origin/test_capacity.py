@@ -30,6 +30,7 @@ async def test_slots_are_taken_without_waiting_and_counted() -> None:
     second.release()
     assert capacity.snapshot() == {
         "slots": 2, "max_queue": 0, "in_flight": 0, "queued": 0, "served": 2, "rejected": 0, "peak_in_flight": 2,
+        "peak_held": 2,
     }
 
 
@@ -52,6 +53,7 @@ async def test_waiters_get_freed_slots_in_fifo_order() -> None:
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2]
     assert (capacity.in_flight, capacity.queued, capacity.served, capacity.peak_in_flight) == (0, 0, 4, 1)
+    assert capacity.peak_held == 4  # one generating + three queued: what a gate in front must bound
 
 
 @pytest.mark.anyio
