@@ -122,7 +122,7 @@ class LocalStack:
         env = {k: v for k, v in os.environ.items() if k not in WORKER_SETTING_NAMES and k != "OPENCLAW_URL"}
         return {**env, **WRANGLER_ENV, **settings, "OPENCLAW_URL": self.origin_url}
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         """Starts the stack; a no-op when it is already running."""
         if self.worker is not None:
             return self
@@ -176,7 +176,7 @@ class LocalStack:
                 part.stop()
         self.worker = self.origin = None
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
-from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from gateway_ops.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

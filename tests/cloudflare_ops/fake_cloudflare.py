@@ -123,7 +123,7 @@ class FakeCloudflare:
     #: every request with its answer, for the schema check (``requests`` may be cleared by a test)
     exchanges: list[Exchange] = field(default_factory=list)
     #: the fakes made since the last ``created.clear()``: the conftest checks each one's exchanges
-    created: ClassVar[list["FakeCloudflare"]] = []
+    created: ClassVar[list[FakeCloudflare]] = []
 
     def __post_init__(self) -> None:
         FakeCloudflare.created.append(self)

@@ -95,7 +95,7 @@ class CloudflareSchema:
                 self.operations.append((pattern, _Operation(template, method.upper(), pointer, spec)))
 
     @classmethod
-    def load(cls, path: Path = SUBSET_PATH) -> "CloudflareSchema":
+    def load(cls, path: Path = SUBSET_PATH) -> CloudflareSchema:
         return cls(json.loads(path.read_text()))
 
     @cached_property

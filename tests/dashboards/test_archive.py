@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import httpx
 import pandas as pd
@@ -149,7 +149,7 @@ def test_local_delete_goes_through_wrangler_while_the_stack_runs(make_stack, tmp
     send(stack.url, before, 2)
     assert len(wait_for_rows(log, before, 2)) == 2
     time.sleep(0.05)  # not a synchronisation: `since` must fall after the millisecond stamped on those rows
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     send(stack.url, user, 6)
     assert len(wait_for_rows(log, user, 6)) == 6
     archive = export_archive(log, tmp_path / "out", since=since)

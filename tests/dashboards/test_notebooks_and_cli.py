@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pandas as pd
 import pytest
@@ -37,7 +37,7 @@ def test_dashboard_notebook_shows_the_traffic_and_refreshes(gateway_env, access_
 
 @pytest.mark.notebook
 def test_event_report_notebook_writes_the_report_and_the_archive(gateway_env, access_log, tmp_path):
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     user = fresh_user("nb09")
     send(gateway_env.url, user, 7, chat_every=3)
     assert len(wait_for_rows(access_log, user, 7)) == 7
