@@ -90,6 +90,7 @@ def start_origin(stack: ExitStack, cpu: int | None) -> tuple[str, int]:
     stack.callback(origin.stop)
     origin.start(ready=lambda line: line.startswith("origin ready"))
     origin.wait_ready(30)
+    assert origin.pid is not None  # started
     return f"http://{HOST}:{port}", origin.pid
 
 

@@ -342,7 +342,7 @@ class Dashboard:
         return self.view._repr_mimebundle_(**kwargs)
 
 
-def _escape(text: str) -> str:
+def _escape(text: object) -> str:
     import html
 
     return html.escape(str(text))
