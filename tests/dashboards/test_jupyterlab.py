@@ -24,8 +24,9 @@ import pytest
 from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import free_port
+from helpers import fresh_user, wait_for_rows
 
-from .helpers import fresh_user, send, wait_for_rows
+from .helpers import send
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, alive, descendants
 
 #: Pop-ups JupyterLab can show: dialogs and notification toasts (news, update checks).
