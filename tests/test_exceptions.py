@@ -40,8 +40,8 @@ def real(root: type) -> dict[str, tuple[str | None, str]]:
     for module in pkgutil.walk_packages(gateway_ops.__path__, "gateway_ops."):
         if not module.name.endswith("__main__"):
             importlib.import_module(module.name)
-    tree = {root.__name__: (None, root.__module__)}
-    pending = [root]
+    tree: dict[str, tuple[str | None, str]] = {root.__name__: (None, root.__module__)}
+    pending: list[type] = [root]
     while pending:
         cls = pending.pop()
         for sub in cls.__subclasses__():

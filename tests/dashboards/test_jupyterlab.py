@@ -78,6 +78,7 @@ def lab(stack, tmp_path_factory):
     process, url = start_lab(stack, tmp, make_up_lab_flags())
     yield url, tmp / "runs"
     # Kernels run in sessions of their own: JupyterLab must shut them down when its group stops.
+    assert process.pid is not None  # started
     spawned = descendants(process.pid)
     process.stop()
     deadline = time.monotonic() + 15

@@ -105,7 +105,7 @@ def test_a_failing_source_keeps_the_last_good_data_and_says_so(log_file, log):
     good = feed.refresh()
     log.failing = True
     failed = feed.refresh()
-    assert not failed.ok and "database is locked" in failed.error and feed.error == failed.error
+    assert not failed.ok and failed.error is not None and "database is locked" in failed.error and feed.error == failed.error
     assert feed.last_good is good and len(feed.rows) == 1 and feed.last_id == 1
     log.failing = False
     log_file.add([row("a", 5)])
