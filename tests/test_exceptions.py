@@ -44,6 +44,7 @@ def real(root: type) -> dict[str, tuple[str | None, str]]:
     pending: list[type] = [root]
     while pending:
         cls = pending.pop()
+        sub: type
         for sub in cls.__subclasses__():
             if sub.__module__.startswith("gateway_ops."):
                 tree[sub.__name__] = (cls.__name__, sub.__module__)
