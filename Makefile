@@ -60,7 +60,7 @@ test: lint test-worker test-python
 # What they check and on which files: [tool.ruff] and [tool.mypy] in pyproject.toml. mypy keeps its
 # cache in .mypy_cache/, so a second run only re-checks what changed.
 lint: $(PIP_STAMP)
-	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff check gateway_ops tests bench
 	$(VENV)/bin/mypy
 
 test-worker: $(NPM_STAMP) $(WORKER_TYPES)
