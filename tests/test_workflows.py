@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 
-import click
 import pytest
 import typer
 import yaml
@@ -157,7 +156,7 @@ def test_every_pre_event_option_the_workflow_passes_exists():
     script = next(step["run"] for step in steps(workflow) if "gateway-ops pre-event" in step.get("run", ""))
     passed = set(re.findall(r"(--[a-z][a-z-]+)", script))
     group = typer.main.get_command(cli.app)
-    assert isinstance(group, click.Group)
+    assert isinstance(group, typer.core.TyperGroup)
     command = group.commands["pre-event"]
     known = {option for param in command.params for option in param.opts + param.secondary_opts}
     assert passed and passed <= known, passed - known
