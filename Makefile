@@ -1,6 +1,7 @@
 # organized-gateway — every target installs what it needs first, and only once.
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
+#   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); the first step of make test
 #   make test-fast  the Python tests that need no local stack, notebook kernel or browser (< 1 min)
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
@@ -27,7 +28,7 @@ PYTEST_ARGS += --junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pyte
 VITEST_ARGS += --reporter=default --reporter=junit --outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml
 endif
 
-.PHONY: demo test test-fast test-worker test-python up bench install chromium clean
+.PHONY: demo lint test test-fast test-worker test-python up bench install chromium clean
 
 # conda users: `make install chromium VENV="$CONDA_PREFIX"` (README, environment.yml) runs the same steps
 # in the conda environment instead of creating .venv/.
@@ -54,7 +55,13 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: test-worker test-python
+test: lint test-worker test-python
+
+# What they check and on which files: [tool.ruff] and [tool.mypy] in pyproject.toml. mypy keeps its
+# cache in .mypy_cache/, so a second run only re-checks what changed.
+lint: $(PIP_STAMP)
+	$(VENV)/bin/ruff check gateway_ops tests bench
+	$(VENV)/bin/mypy
 
 test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit

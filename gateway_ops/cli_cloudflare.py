@@ -167,6 +167,7 @@ def deploy(
         typer.echo(f"Deployed {deployment.url} (version {deployment.version_id}).")
         return
     result = deploy_and_smoke(settings, "cloudflare", url=url, on_line=echo)
+    assert result.deployment is not None  # None only for the local target
     typer.echo(f"Deployed {result.url} (version {result.deployment.version_id}).")
     typer.echo(checks_frame(result.checks).to_string(index=False))
     if not result.passed:

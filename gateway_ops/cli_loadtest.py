@@ -6,7 +6,7 @@ Each writes ``result.json`` (and ``requests.csv`` and an HTML plot) into ``--out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional, cast
 
 import typer
 
@@ -65,7 +65,8 @@ def ratelimit(
         raise typer.BadParameter("use burst or spread", param_hint="--mode")
     stop_on_sigterm()
     settings = load_settings()
-    plan = RateLimitPlan(users=users, requests_per_user=requests_per_user, expected_limit=limit, mode=mode,
+    plan = RateLimitPlan(users=users, requests_per_user=requests_per_user, expected_limit=limit,
+                         mode=cast(Literal["burst", "spread"], mode),  # checked above
                          spread_s=spread, check_next_window=next_window)
     gateway = (url or settings.gateway_url).rstrip("/")
     run = run_rate_limit_check(gateway, open_access_log(settings, target), plan, key_secret=settings.user_key_secret)

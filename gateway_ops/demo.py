@@ -6,7 +6,7 @@ parameters, prints what passed and where each executed notebook is, and stops th
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from .exceptions import NotebookError
 from .notebooks import NotebookRun, new_run_dir, run_notebook
@@ -45,7 +45,7 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, profile: st
     run_dir = new_run_dir()
     runs: list[NotebookRun] = []
     report: str | None = None
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     say(f"Starting the local stack (simulated origin profile {profile!r}, state in {settings.GATEWAY_STATE_DIR}) …")
     with local_stack(StackConfig(profile=profile, state_dir=settings.GATEWAY_STATE_DIR)) as stack:
         say(f"ready {stack.url}")

@@ -138,7 +138,9 @@ def range_rows_after(log: AccessLog, since_iso: str, until_iso: str, after_id: i
 def range_count(log: AccessLog, since_iso: str, until_iso: str, upto_id: int) -> dict[str, int]:
     """How many rows (and which id span) ``[since, until)`` holds up to ``upto_id``."""
     frame = log.query(RANGE_COUNT, [since_iso, until_iso, int(upto_id)])
-    row = frame.iloc[0] if not frame.empty else {}
+    if frame.empty:
+        return {"rows": 0, "min_id": 0, "max_id": 0}
+    row = frame.iloc[0]
     return {key: (0 if pd.isna(row.get(key)) else int(row.get(key))) for key in ("rows", "min_id", "max_id")}
 
 

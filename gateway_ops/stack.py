@@ -140,7 +140,7 @@ class LocalStack:
         env = {k: v for k, v in os.environ.items() if k not in WORKER_SETTING_NAMES and k != "OPENCLAW_URL"}
         return {**env, **WRANGLER_ENV, **settings, "OPENCLAW_URL": ",".join(self.origin_urls)}
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         """Starts the stack; a no-op when it is already running."""
         if self.worker is not None:
             return self
@@ -201,7 +201,7 @@ class LocalStack:
         self.worker = self.origin = None
         self.pool = []
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

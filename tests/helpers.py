@@ -47,7 +47,7 @@ def wait_until(probe: Callable[[], T], timeout: float = 20.0, interval: float = 
 def wait_for_rows(log: Any, user_id: str, expected: int, timeout: float = 20.0):
     """The user's access-log rows (a DataFrame, by id) once at least ``expected`` have landed, or
     those found when ``timeout`` has passed: the Worker writes each row just after its response."""
-    found = []
+    found: list[Any] = []
 
     def enough() -> bool:
         found[:] = [log.query("SELECT * FROM requests WHERE user_id = ? ORDER BY id", [user_id])]

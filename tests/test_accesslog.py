@@ -26,6 +26,7 @@ def test_local_log_reads_the_stacks_rows(stack, access_log):
     user = "accesslog-reader"
     request_id = httpx.get(f"{stack.url}/v1/models", headers={"X-User-ID": user}).headers["X-Request-ID"]
     row = wait_until(lambda: queries.request_by_id(access_log, request_id), timeout=5)
+    assert row is not None, "no access-log row for the request"
     assert row["user_id"] == user and row["endpoint"] == "/v1/models" and row["status"] == 200
     summary = queries.user_summary(access_log)
     assert user in set(summary["user_id"])

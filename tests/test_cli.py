@@ -75,6 +75,7 @@ def test_up_prints_ready_and_stops_everything_on_sigterm(tmp_path):
         env={**__import__("os").environ, "GATEWAY_STATE_DIR": str(tmp_path)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
+    assert process.stdout is not None
     try:
         first = process.stdout.readline()
         assert first.strip() == f"ready http://127.0.0.1:{port}"

@@ -36,7 +36,8 @@ def test_first_event_reaches_the_client_before_the_origin_has_finished(stack, or
     """16 tokens × 25 ms: the origin is still generating when the first event arrives."""
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "count"}]}
     headers = {"X-User-ID": fresh_user(), "Accept": "text/event-stream", "Accept-Encoding": "gzip"}
-    first_at = in_flight_at_first = None
+    first_at: float | None = None
+    in_flight_at_first: int | None = None
     events = []
     started = time.monotonic()
     with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=body, headers=headers, timeout=30) as response:
@@ -49,6 +50,7 @@ def test_first_event_reaches_the_client_before_the_origin_has_finished(stack, or
                 in_flight_at_first = origin.get("/_origin/stats").json()["in_flight"]
             events.append(line[5:].strip())
     total = time.monotonic() - started
+    assert first_at is not None and in_flight_at_first is not None, "no event arrived"
     assert in_flight_at_first >= 1, "the origin had already finished when the first event arrived"
     assert first_at < total / 2
     assert events[-1] == "[DONE]"

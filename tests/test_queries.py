@@ -29,7 +29,7 @@ def formatting_sites(source: str) -> set[str]:
         for child in ast.iter_child_nodes(node):
             inside = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else where
             if isinstance(child, ast.JoinedStr):
-                text = "".join(part.value for part in child.values if isinstance(part, ast.Constant))
+                text = "".join(str(part.value) for part in child.values if isinstance(part, ast.Constant))
                 values = [part.value for part in child.values if isinstance(part, ast.FormattedValue)]
                 only_constants = all(isinstance(v, ast.Name) and v.id.isupper() for v in values)
                 if SQL.search(text) and not (where == "<module>" and only_constants):

@@ -7,7 +7,7 @@ the start, so rows written meanwhile neither shift the pages nor sneak into the 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pandas as pd
 
@@ -34,7 +34,7 @@ def parse_time(text: str | None, *, default: str, now: datetime | None = None) -
     text = (text or "").strip()
     if not text:
         return default
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if text.lower() == "now":
         return iso_z(now)
     ago = _AGO.fullmatch(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pandas as pd
@@ -62,7 +62,7 @@ def build_report_html(raw_rows: pd.DataFrame, *, since: str = EARLIEST, until: s
     """
     rows = aggregate.prepare_rows(raw_rows)
     summary = aggregate.event_summary(rows, slo=slo)
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     index, freq = aggregate.event_index(rows)
     totals = aggregate.user_totals(rows)
     bucket = {"min": "minute", "5min": "5 minutes", "15min": "15 minutes", "h": "hour"}[freq]

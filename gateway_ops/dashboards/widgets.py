@@ -47,9 +47,9 @@ def live_kernel() -> bool:
 def sync_figure(widget: go.FigureWidget, traces: list[dict], titles: list[str]) -> None:
     """Copies new trace data (x/y, in trace order) and panel titles into ``widget`` in one update message."""
     with widget.batch_update():
-        for target, data in zip(widget.data, traces):
+        for target, data in zip(widget.data, traces, strict=True):
             target.x, target.y = data["x"], data["y"]
-        for annotation, text in zip(widget.layout.annotations, titles):
+        for annotation, text in zip(widget.layout.annotations, titles, strict=False):
             if annotation.text != text:
                 annotation.text = text
     resync(widget)
@@ -351,7 +351,7 @@ class Dashboard:
         return self.view._repr_mimebundle_(**kwargs)
 
 
-def _escape(text: str) -> str:
+def _escape(text: object) -> str:
     import html
 
     return html.escape(str(text))

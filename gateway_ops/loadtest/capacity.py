@@ -118,7 +118,7 @@ def recommendation_table(knee_rps: float | None, limits: Sequence[int] = DEFAULT
     """The table a facilitator reads: rows per-user limit, columns attendee counts, each cell the
     peak load and ✓/✗, plus the most attendees that limit allows."""
     long = recommendations(knee_rps, limits, attendees)
-    cells = long.assign(cell=[f"{'✓' if ok else '✗'} {rps:g} req/s" for ok, rps in zip(long["holds"], long["peak_rps"])])
+    cells = long.assign(cell=[f"{'✓' if ok else '✗'} {rps:g} req/s" for ok, rps in zip(long["holds"], long["peak_rps"], strict=True)])
     table = cells.pivot(index="per_user_limit", columns="attendees", values="cell")
     table.columns = [f"{n} attendees" for n in table.columns]
     table.insert(0, "max attendees", [max_attendees(knee_rps, limit) if knee_rps else 0 for limit in table.index])

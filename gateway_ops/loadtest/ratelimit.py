@@ -203,7 +203,7 @@ def retry_after_check(frame: pd.DataFrame) -> Check:
     """Every 429 carries Retry-After: whole seconds in [1, 60], agreeing with X-RateLimit-Reset."""
     rejected = frame[frame["rate_limited"]]
     bad = 0
-    for retry, reset, done in zip(rejected["retry_after"], rejected["rl_reset"], rejected["done_epoch_s"]):
+    for retry, reset, done in zip(rejected["retry_after"], rejected["rl_reset"], rejected["done_epoch_s"], strict=True):
         retry_s, reset_s = _int(retry), _int(reset)
         if retry_s is None or reset_s is None or not 1 <= retry_s <= WINDOW_S:
             bad += 1
@@ -222,7 +222,7 @@ def header_check(frame: pd.DataFrame, plan: RateLimitPlan) -> Check:
         problems.append(f"X-RateLimit-Limit {_counts(frame['rl_limit'].replace('', 'missing'), 'answer')}")
     resets = frame["rl_reset"].map(_int)
     reset_ok = [r is not None and r % WINDOW_S == 0 and -CLOCK_TOLERANCE_S < r - sent <= WINDOW_S + CLOCK_TOLERANCE_S
-                for r, sent in zip(resets, frame["sent_epoch_s"])]
+                for r, sent in zip(resets, frame["sent_epoch_s"], strict=True)]
     if not all(reset_ok):
         problems.append(f"{reset_ok.count(False)} resets not at the end of the request's minute")
     remaining = frame["rl_remaining"].map(_int)
@@ -243,7 +243,7 @@ def next_window_check(next_frame: pd.DataFrame, burst: pd.DataFrame, plan: RateL
     previous = burst.groupby("user_id")["rl_reset"].agg(lambda s: max((_int(v) or 0) for v in s))
     good = 0
     for user, let_in, remaining, reset in zip(next_frame["user_id"], admitted(next_frame), next_frame["rl_remaining"],
-                                              next_frame["rl_reset"]):
+                                              next_frame["rl_reset"], strict=True):
         if (let_in and _int(remaining) == plan.expected_limit - 1
                 and _int(reset) == previous.get(user, -1) + WINDOW_S):
             good += 1

@@ -74,7 +74,7 @@ def test_with_a_secret_keys_and_cards_are_written_and_verified(tmp_path):
     assert issued.with_keys and issued.path.name == "attendee_keys.csv"
     rows = list(csv.DictReader(issued.path.open()))
     assert [r["user_key"] for r in rows] == [user_key(SECRET, u) for u in IDS]
-    assert rows[0]["user_key"] in issued.cards.read_text()
+    assert issued.cards is not None and rows[0]["user_key"] in issued.cards.read_text()
     assert issued.path.stat().st_mode & 0o077 == 0, "the keys CSV must be readable by its owner only"
     check = issued_check(issued, SECRET)
     assert check.passed and check.name == "keys issued"

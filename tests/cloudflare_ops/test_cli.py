@@ -38,7 +38,7 @@ def on_fake(fake, cf_settings, hermetic, monkeypatch):
 
 
 def test_bootstrap_passes_target_and_dry_run(hermetic, monkeypatch):
-    seen = {}
+    seen: dict[str, object] = {}
 
     def fake_bootstrap(settings, target, dry_run):
         seen.update(target=target, dry_run=dry_run)
@@ -141,7 +141,7 @@ def test_deploy_streams_progress_then_prints_the_smoke_table(hermetic, cf_settin
     def fake_deploy_and_smoke(settings, target, url, on_line):
         on_line("Uploaded organized-gateway (2.87 sec)")
         deployment = Deployment("https://organized-gateway.example.workers.dev", "7c1f3a52-9e0b")
-        return DeployResult("cloudflare", url or deployment.url, deployment,
+        return DeployResult("cloudflare", url or str(deployment.url), deployment,
                             [Check("gateway health", "200 status ok", "200", True)])
 
     monkeypatch.setattr("gateway_ops.cloudflare.deploy.deploy_and_smoke", fake_deploy_and_smoke)

@@ -64,7 +64,7 @@ def test_parsing_finds_the_workers_dev_url_and_the_version():
 
 
 def test_deploy_streams_progress_and_reports_url_and_version(cf_settings, bootstrapped, fake_wrangler, wrangler_log):
-    lines = []
+    lines: list[str] = []
     deployment = deploying.deploy(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, on_line=lines.append)
     assert lines[1] == " ⛅️ wrangler 4.86.0" and lines[-1] == f"Current Version ID: {VERSION}"
     assert "Uploaded organized-gateway (2.87 sec)" in lines
@@ -120,7 +120,7 @@ def test_missing_credentials_stop_before_wrangler(cf_settings, bootstrapped, fak
 
 
 def test_tail_streams_until_its_duration_and_leaves_no_process(cf_settings, bootstrapped, fake_wrangler, wrangler_log):
-    lines = []
+    lines: list[str] = []
     deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, on_line=lines.append, duration=1.0)
     assert "Connected to organized-gateway, waiting for logs..." in lines
     assert any("/v1/chat/completions - Ok" in line for line in lines)
@@ -142,6 +142,7 @@ def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
     result = deploying.deploy_and_smoke(cf_settings, "cloudflare", wrangler=fake_wrangler, worker_dir=worker_copy,
                                         http_client=fake.http_client(), user_id=user, live_timeout=10)
     assert result.passed, [c for c in result.checks if not c.passed]
+    assert result.deployment is not None
     assert result.url == stack.url and result.deployment.version_id == VERSION
     assert [c.name for c in result.checks] == ["wrangler deploy", "gateway health", "chat completion",
                                                "request id returned", "rate-limit headers", "access-log row"]

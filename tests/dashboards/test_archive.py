@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import httpx
 import pandas as pd
@@ -149,7 +149,7 @@ def test_local_delete_goes_through_wrangler_while_the_stack_runs(make_stack, tmp
     send(stack.url, before, 2)
     assert len(wait_for_rows(log, before, 2)) == 2
     time.sleep(0.05)  # not a synchronisation: `since` must fall after the millisecond stamped on those rows
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     send(stack.url, user, 6)
     assert len(wait_for_rows(log, user, 6)) == 6
     archive = export_archive(log, tmp_path / "out", since=since)
@@ -167,6 +167,7 @@ def test_only_plain_timestamps_reach_the_wrangler_sql_text(since):
 
     with pytest.raises(ValueError, match="not a created_at timestamp"):
         queries.delete_range_statement(1, 2, since, "2026-11-28T11:00:00.000Z")
-    assert queries.delete_range_statement("3", 4.0, "2026-11-28T10:00:00.000Z", "2026-11-28T11:00:00.000Z") == (
+    # Ids as a string and a float, as they may come from a frame: the wrong types are the point.
+    assert queries.delete_range_statement("3", 4.0, "2026-11-28T10:00:00.000Z", "2026-11-28T11:00:00.000Z") == (  # type: ignore[arg-type]
         "DELETE FROM requests WHERE id >= 3 AND id <= 4 AND created_at >= '2026-11-28T10:00:00.000Z' "
         "AND created_at < '2026-11-28T11:00:00.000Z'")

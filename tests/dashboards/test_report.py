@@ -1,7 +1,7 @@
 """The event report (self-contained HTML), time ranges, and the figures it shares with the live page."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pandas as pd
 import pytest
@@ -103,11 +103,11 @@ def test_every_figure_keeps_its_traces_when_empty():
     assert [trace.meta for trace in combined.data].count("requests") == len(aggregate.STATUS_CLASSES)
     data = figures.dashboard_trace_data(full)
     assert len(data) == len(combined.data)
-    for trace, values in zip(combined.data, data):
+    for trace, values in zip(combined.data, data, strict=True):
         assert list(trace.x) == list(values["x"]) and list(trace.y) == list(values["y"])
     assert len(figures.build_tokens_figure(aggregate.user_totals(aggregate.prepare_rows(frame(ROWS)))).data) == 2
 
 
 def test_generated_at_defaults_to_now():
     document = build_report_html(frame(ROWS[:1]))
-    assert f"generated {datetime.now(timezone.utc):%Y-%m-%d}" in document
+    assert f"generated {datetime.now(UTC):%Y-%m-%d}" in document

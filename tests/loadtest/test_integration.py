@@ -193,7 +193,7 @@ def test_the_knee_matches_the_origins_slot_model(slots_origin, make_stack, tmp_p
                      stop_after_failures=1)
     sweep = run_sweep(gateway.url, plan, progress=False)
     steps = sweep.steps.set_index("offered_rps")
-    assert 0.75 * capacity_rps <= sweep.knee_rps <= capacity_rps, sweep.steps.to_string()
+    assert sweep.knee_rps is not None and 0.75 * capacity_rps <= sweep.knee_rps <= capacity_rps, sweep.steps.to_string()
     assert sweep.knee_rps == 15.0
     assert steps.loc[25.0, "p95_ms"] > 2 * SERVICE_MS  # past capacity the backlog shows as latency
     assert steps.loc[15.0, "achieved_rps"] == pytest.approx(15, rel=0.1)
@@ -235,7 +235,7 @@ def test_bad_command_input_is_one_line_and_sends_nothing(gateway_env):
 @pytest.mark.notebook
 def test_the_rate_limit_notebook_passes_with_parameters(gateway_env, tmp_path):
     run = run_notebook("06_rate_limit_check", {"users": 2, "requests_per_user": 55, "mode": "burst"}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     assert [u["accepted"] for u in run.result["per_user"]] == [50, 50]
     assert run.result["next_window_checked"] is False
     assert (tmp_path / "06_rate_limit_check" / "rate_limit.html").exists()
@@ -245,7 +245,7 @@ def test_the_rate_limit_notebook_passes_with_parameters(gateway_env, tmp_path):
 def test_the_capacity_notebook_passes_with_parameters_and_streams(gateway_env, tmp_path):
     run = run_notebook("07_capacity_test", {"rates": [4.0, 8.0], "step_s": 1.5, "stream": True, "answer_length": 4},
                        run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     assert run.result["knee_rps"] == 8.0
     assert all(DESIGN_STEP_KEYS <= set(step) for step in run.result["steps"])
     assert all(step["ttft_p50_ms"] >= 25 for step in run.result["steps"])  # 5 ms + the first 25 ms token

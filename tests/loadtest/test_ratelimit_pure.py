@@ -46,7 +46,7 @@ def test_a_plan_that_cannot_fit_in_a_minute_is_refused_before_sending():
     with pytest.raises(LoadTestError, match="more than fits in one UTC minute"):
         RateLimitPlan(users=100, requests_per_user=100)
     with pytest.raises(LoadTestError, match="burst' or 'spread"):
-        RateLimitPlan(mode="trickle")
+        RateLimitPlan(mode="trickle")  # type: ignore[arg-type]  # the wrong mode is the point
 
 
 def gateway(plan=PLAN, limit=None, reset=RESET, retry=True, body=None, remaining_override=None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -184,6 +185,6 @@ def test_jittered_latency_stays_within_its_band(
 @pytest.mark.parametrize(
     "kwargs", [{"base_ms": -1, "per_token_ms": 0}, {"base_ms": 0, "per_token_ms": 0, "jitter": 1.0}]
 )
-def test_latency_rejects_impossible_values(kwargs: dict[str, float]) -> None:
+def test_latency_rejects_impossible_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         LatencyModel(**kwargs)
