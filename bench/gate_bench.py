@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import httpx
@@ -229,7 +229,7 @@ def main() -> int:
     gate = {"ORIGIN_MAX_CONCURRENCY": str(args.slots), "ORIGIN_QUEUE_TIMEOUT_MS": str(args.queue_timeout_ms)}
     load = os.getloadavg()
     started = time.monotonic()
-    results: dict = {"measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results: dict = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                      "load_average_at_start": [round(x, 2) for x in load], "cores": os.cpu_count(),
                      "origin": {**origin.__dict__, "capacity_rps": round(origin.capacity_rps, 2)},
                      "settings": {**gate, **NO_LIMIT}, "args": {k: str(v) for k, v in vars(args).items()}}

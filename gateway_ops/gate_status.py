@@ -9,6 +9,7 @@ error message.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ STATUS_PATH = "/admin/status"
 ADMIN_TOKEN_FILE = "admin_token"
 
 
-def find_admin_token(state_dir: str | Path | None = None, environ: dict[str, str] | None = None) -> str | None:
+def find_admin_token(state_dir: str | Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
     """``ADMIN_TOKEN`` from the environment, else the state folder's ``admin_token`` file, else None."""
-    environ = os.environ if environ is None else environ
-    token = (environ.get("ADMIN_TOKEN") or "").strip()
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    token = (source.get("ADMIN_TOKEN") or "").strip()
     if token:
         return token
     if state_dir is not None:

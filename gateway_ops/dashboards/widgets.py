@@ -390,7 +390,7 @@ def dashboard_checks(dashboard: Dashboard) -> list[Check]:
                                                  for origin in origins_frame_hosts(panel.status))
         checks.append(Check("origin panel shows the gate status", "every origin of /admin/status, or a no-token notice",
                             "no token (the panel says so)" if panel.read is None else (panel.error or
-                            f"{len(panel.status.get('origins', []))} origin(s)"),
+                            f"{len((panel.status or {}).get('origins', []))} origin(s)"),
                             panel.read is None or (panel.error is None and shown)))
     if dashboard.ran_for > 0:
         checks.append(Check("timer refreshes", f"at least one refresh in {dashboard.ran_for:g} s",

@@ -72,7 +72,7 @@ def test_the_dashboard_shows_the_panel_and_checks_it(tmp_path):
 
     stale = Dashboard(feed, origins=OriginPanel(lambda: STATUS))
     stale.origin_panel.value = ""
-    stale.refresh = feed.refresh  # a binding that no longer redraws the panel: the check must catch it
+    stale.refresh = feed.refresh  # type: ignore[method-assign]  # a binding that no longer redraws the panel: the check must catch it
     assert not {c.name: c for c in dashboard_checks(stale)}[name].passed
 
     def refused():
