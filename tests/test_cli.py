@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 from gateway_ops import cli
 from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.stack import free_port, port_is_free
-from helpers import wait_for_rows
+from helpers import client_headers, wait_for_rows
 
 runner = CliRunner()
 
 
 def test_query_prints_json_from_the_local_log(gateway_env):
-    httpx.get(f"{gateway_env.url}/v1/models", headers={"X-User-ID": "cli-json"})
+    httpx.get(f"{gateway_env.url}/v1/models", headers=client_headers("cli-json"))
     wait_for_rows(LocalAccessLog(gateway_env.state_dir), "cli-json", 1)
     result = runner.invoke(cli.app, ["query", "SELECT user_id, status FROM requests WHERE user_id = ?", "--format",
                                      "json"], catch_exceptions=False)
@@ -57,13 +57,15 @@ def test_smoke_exit_code_follows_the_checks(gateway_env):
 def test_demo_passes_its_options_to_run_demo(monkeypatch):
     seen = {}
 
-    def fake_run_demo(settings, say, profile):
-        seen["profile"] = profile
+    def fake_run_demo(settings, say, profile, upstream_url):
+        seen.update(profile=profile, upstream_url=upstream_url)
         return []
 
     monkeypatch.setattr("gateway_ops.demo.run_demo", fake_run_demo)
     result = runner.invoke(cli.app, ["demo", "--profile", "large"])
-    assert result.exit_code == 0 and seen == {"profile": "large"}
+    assert result.exit_code == 0 and seen == {"profile": "large", "upstream_url": None}
+    result = runner.invoke(cli.app, ["demo", "--upstream-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 0 and seen["upstream_url"] == "http://127.0.0.1:9"
 
 
 @pytest.mark.stack

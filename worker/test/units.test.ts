@@ -234,7 +234,7 @@ describe("accessRecordOf", () => {
       stream: true,
       error_class: null,
       ip_hash: null,
-      created_at: "2026-11-28T09:30:00.123Z",
+      created_at: "2026-11-28 09:30:00.123",
     });
     expect(accessRecordOf({ ...facts, originHeadersAt: null }).ttfb_ms).toBeNull();
   });
