@@ -87,3 +87,39 @@ def test_up_prints_ready_and_stops_everything_on_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
     assert port_is_free(port) and port_is_free(upstream)
+
+
+def test_the_rehearsal_generates_a_key_only_for_its_own_simulated_origin(monkeypatch):
+    from gateway_ops.demo import rehearsal_client_key
+    from gateway_ops.settings import Settings
+
+    monkeypatch.delenv("GATEWAY_CLIENT_API_KEY", raising=False)
+    said = []
+    with rehearsal_client_key(Settings(_env_file=None), None, said.append):
+        generated = __import__("os").environ["GATEWAY_CLIENT_API_KEY"]
+        assert generated.startswith("demo-") and len(generated) > 20
+    assert "GATEWAY_CLIENT_API_KEY" not in __import__("os").environ
+    assert generated not in " ".join(said) and "generated key" in said[0]
+    with rehearsal_client_key(Settings(_env_file=None), "http://127.0.0.1:9", said.append):
+        assert "GATEWAY_CLIENT_API_KEY" not in __import__("os").environ  # a real origin's key cannot be invented
+
+
+@pytest.mark.stack
+def test_demo_against_a_strict_origin_without_its_key_stops_with_one_sentence(stack, tmp_path, monkeypatch):
+    """`make demo UPSTREAM_URL=…` against an origin that requires a key the client does not have."""
+    from gateway_ops import demo
+    from gateway_ops.stack import StackConfig
+
+    monkeypatch.setattr(demo, "StackConfig", lambda **options: StackConfig(port=free_port(), **options))
+    monkeypatch.setenv("GATEWAY_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("GATEWAY_RUNS_DIR", str(tmp_path / "runs"))
+    for key, unset in (("", " (GATEWAY_CLIENT_API_KEY is not set)"), ("sk-not-the-origins", "")):
+        monkeypatch.setenv("GATEWAY_CLIENT_API_KEY", key)
+        result = runner.invoke(cli.app, ["demo", "--upstream-url", stack.origin_url])
+        assert result.exit_code == 1, result.output
+        [error] = [line for line in result.output.splitlines() if line.startswith("Error:")]
+        assert error.startswith(f"Error: The rehearsal cannot start against {stack.origin_url}{unset}. Asking for "
+                                "/v1/models, the origin refused the key (401 invalid_api_key")
+        assert "Running 01_bootstrap" not in result.output and "Traceback" not in result.output
+        assert "sk-not-the-origins" not in result.output
+    assert not list((tmp_path / "runs").glob("*/*/result.json"))  # no notebook ran

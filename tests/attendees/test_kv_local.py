@@ -6,10 +6,11 @@ import json
 import httpx
 import pytest
 
-from gateway_ops.attendees import (AttendeeError, LocalKV, clear_tiers, list_tiers, load_tokens_csv, revoke_token,
-                                   set_tiers, store_tokens, users_without_token)
+from gateway_ops.attendees import (AttendeeError, LocalKV, TokenLoan, clear_tiers, list_tiers, load_tokens_csv,
+                                   revoke_token, set_tiers, store_tokens, users_without_token)
+from gateway_ops.loadtest import RateLimitPlan, run_rate_limit_check
 from gateway_ops.smoke import run_smoke
-from helpers import CODEX_TOKEN, client_headers, fresh_user
+from helpers import CODEX_TOKEN, MODEL, client_headers, fresh_user
 
 
 def statuses(url, user, n, **headers):
@@ -60,6 +61,16 @@ def test_codex_tokens_load_list_and_revoke(make_stack, tmp_path, monkeypatch):
         # alice's token from KV reached the origin, which accepted it (and records it redacted)
         assert any(r["headers"].get("x-codex-token") == "[redacted]" for r in received)
         assert CODEX_TOKEN not in json.dumps(received)
+
+        # The load tests lend their temporary users the token for the run, then take it back.
+        log = codex_log(codex)
+        plan = RateLimitPlan(users=2, requests_per_user=3, check_next_window=False, model=MODEL)
+        lent = run_rate_limit_check(codex.url, log, plan, loan=TokenLoan(store, CODEX_TOKEN), progress=False)
+        assert lent.passed, [c for c in lent.checks if not c.passed]
+        assert store.list_keys("oauth:") == []  # alice was revoked above: no token is left behind
+        unlent = run_rate_limit_check(codex.url, log, plan, progress=False)
+        [failed] = [c for c in unlent.checks if not c.passed]
+        assert failed.observed.startswith("6 of 6 answered 401: the gateway refused the request (401: No OAuth token")
 
 
 def codex_log(stack):
