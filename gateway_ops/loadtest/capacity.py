@@ -26,12 +26,12 @@ from typing import Any
 import pandas as pd
 
 from ..attendees.oauth import TokenLoan, lending
-from ..client import ClientError, Credentials, choose_model
+from ..client import Credentials
 from ..results import Check, write_result
 from .engine import EngineOptions, Run, chat_request, run_open
 from .errors import LoadTestError
 from .knee import Thresholds, find_knee, step_passes
-from .preflight import check_gateway
+from .preflight import check_gateway, model_for_run
 from .records import records_frame
 from .served import any_server_error, origin_served_check
 from .schedule import constant_offsets, open_schedule, user_ids, users_needed
@@ -187,10 +187,7 @@ def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, api_k
                   for step, rate in enumerate(plan.rates)]
     asker = f"cap-{run_id}-models"
     with lending(loan, [asker, *(user for users in step_users for user in users)]):
-        try:
-            model = choose_model(url, plan.model, Credentials(key_secret, api_key).headers(asker))
-        except ClientError as error:
-            raise LoadTestError(str(error)) from None
+        model = model_for_run(url, plan.model, Credentials(key_secret, api_key).headers(asker))
         return _sweep(url, replace(plan, model=model), step_users, key_secret=key_secret, api_key=api_key,
                       progress=progress)
 

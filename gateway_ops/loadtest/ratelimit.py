@@ -39,11 +39,11 @@ from .. import queries
 from ..minute_window import WINDOW_S, wait_before_start, wait_for_window
 from ..accesslog import AccessLog
 from ..attendees.oauth import TokenLoan, lending
-from ..client import ClientError, Credentials, choose_model
+from ..client import Credentials
 from ..results import Check, write_result
 from .engine import EngineOptions, chat_request, run_open
 from .errors import LoadTestError
-from .preflight import check_gateway
+from .preflight import check_gateway, model_for_run
 from .records import records_frame
 from .served import origin_served_check
 from .schedule import burst_schedule, spread_schedule, user_ids
@@ -377,16 +377,9 @@ def run_rate_limit_check(url: str, log: AccessLog, plan: RateLimitPlan, *, key_s
     users = user_ids(prefix, plan.users)
     asker = f"models-{prefix}"  # outside the prefix: its request is not one of the run's rows
     with lending(loan, [*users, asker]):
-        plan = replace(plan, model=_model(url, plan.model, Credentials(key_secret, api_key).headers(asker)))
+        plan = replace(plan, model=model_for_run(url, plan.model, Credentials(key_secret, api_key).headers(asker)))
         return _run(url, log, plan, prefix, users, after_id, key_secret=key_secret, api_key=api_key,
                     progress=progress, clock=clock, sleep=sleep)
-
-
-def _model(url: str, model: str | None, headers: dict[str, str]) -> str:
-    try:
-        return choose_model(url, model, headers)
-    except ClientError as error:
-        raise LoadTestError(str(error)) from None
 
 
 def _run(url: str, log: AccessLog, plan: RateLimitPlan, prefix: str, users: list[str], after_id: int, *,
