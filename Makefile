@@ -75,8 +75,9 @@ test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 test-fast: $(PIP_STAMP)
 	$(PY) -m pytest -q -m "not stack and not notebook and not browser"
 
+# `make demo UPSTREAM_URL=http://…` rehearses against an existing origin (GATEWAY_CLIENT_API_KEY set).
 demo: install
-	$(VENV)/bin/gateway-ops demo
+	$(VENV)/bin/gateway-ops demo $(if $(UPSTREAM_URL),--upstream-url $(UPSTREAM_URL))
 
 # The local stack and the live dashboard (http://127.0.0.1:8866/) in the background, JupyterLab in
 # the foreground; Ctrl-C stops all three. JupyterLab stays offline and quiet: no news feed, no update

@@ -41,7 +41,7 @@ import pandas as pd
 from gateway_ops import queries
 from gateway_ops.accesslog import D1_SUBDIR, LocalAccessLog
 from gateway_ops.dashboards import aggregate
-from gateway_ops.dashboards.live import LiveFeed, iso_z
+from gateway_ops.dashboards.live import LiveFeed, created_at_text
 from gateway_ops.paths import MIGRATIONS_DIR
 
 FIRST_LOAD_TARGET_S = 2.0
@@ -105,7 +105,7 @@ def frames_of(feed: LiveFeed) -> dict:
 def naive_refresh(log: LocalAccessLog) -> tuple[int, float]:
     """Re-reads the last hour and re-aggregates: what the dashboard would do without incremental reads."""
     started = time.perf_counter()
-    since = iso_z(datetime.now(UTC) - timedelta(hours=1))
+    since = created_at_text(datetime.now(UTC) - timedelta(hours=1))
     raw = log.query(f"SELECT {queries.LIVE_COLUMNS} FROM requests WHERE created_at >= ?", [since])
     rows = aggregate.prepare_rows(raw)
     totals = aggregate.prepare_totals(queries.user_requests_upto(log, 10**12), aggregate.LIVE_TOTALS_COLUMNS)

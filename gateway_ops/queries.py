@@ -55,7 +55,7 @@ def rows_after(log: AccessLog, last_id: int, limit: int = 10_000) -> pd.DataFram
 # --- Dashboards, report and archive (gateway_ops.dashboards) --------------------------------------
 # The live dashboard reads the table once in full (first load), then only rows after the last id it
 # has seen: D1's Free plan allows 5 million rows *read* a day, and `id > ?` on the primary key reads
-# just the new rows. Time ranges use `created_at` text comparison (ISO 8601 UTC sorts as text).
+# just the new rows. Time ranges use `created_at` text comparison (UTC "YYYY-MM-DD HH:MM:SS.sss" sorts as text).
 
 #: The columns dashboards, reports and archives use, in one order (ip_hash is never read).
 DASHBOARD_COLUMNS = ("id, request_id, user_id, method, endpoint, model, status, latency_ms, ttfb_ms, tokens_est, "
@@ -235,13 +235,14 @@ def rows_for_user_prefix(log: AccessLog, prefix: str, after_id: int) -> pd.DataF
     return log.query(ROWS_FOR_USER_PREFIX, [int(after_id), f"{prefix}%"])
 
 
-#: ``created_at``'s format; the only kind of text ``delete_range_statement`` puts into SQL.
-_ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+#: ``created_at``'s format (UTC, ``2026-11-28 09:10:49.123``); the only kind of text
+#: ``delete_range_statement`` puts into SQL.
+_CREATED_AT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}")
 
 
 def _range_predicate(min_id: int, max_id: int, since_iso: str, until_iso: str) -> str:
     for value in (since_iso, until_iso):
-        if not _ISO_Z.fullmatch(value):
+        if not _CREATED_AT.fullmatch(value):
             raise ValueError(f"not a created_at timestamp: {value!r}")
     return (f"id >= {int(min_id)} AND id <= {int(max_id)} "
             f"AND created_at >= '{since_iso}' AND created_at < '{until_iso}'")

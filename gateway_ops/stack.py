@@ -28,7 +28,7 @@ from .paths import DEFAULT_STATE_DIR, WORKER_DIR
 from .processes import ManagedProcess
 
 HOST = "127.0.0.1"
-#: Worker settings (DESIGN.md) that reach the local Worker when set in the environment.
+#: Worker settings (README, "Configuration") that reach the local Worker when set in the environment.
 WORKER_SETTING_NAMES = (
     "AUTH_MODE",
     "RATE_LIMIT_PER_MINUTE",

@@ -12,7 +12,7 @@ import pytest
 from gateway_ops.attendees import (LocalKV, issue_attendees, issued_check, list_tiers, probe_tier, store_tokens,
                                    token_coverage_check)
 from gateway_ops.keys import user_key
-from helpers import fresh_user
+from helpers import CLIENT_KEY, fresh_user
 
 SECRET = "prepare-secret"
 IDS = ["ws-001", "ws-002", "ws-003"]
@@ -151,6 +151,6 @@ def test_the_tier_probe_holds_on_the_local_stack(stack, minute_guard):
     store = LocalKV(stack.state_dir)
     probe = fresh_user("probe")
     minute_guard()
-    check = probe_tier(store, stack.url, 1, user_id=probe)
+    check = probe_tier(store, stack.url, 1, user_id=probe, api_key=CLIENT_KEY)
     assert check.passed, check
     assert probe not in set(list_tiers(store)["user_id"])

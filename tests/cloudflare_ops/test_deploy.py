@@ -132,10 +132,23 @@ def test_tail_streams_until_its_duration_and_leaves_no_process(cf_settings, boot
         deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, output_format="xml")
 
 
+def test_tail_passes_the_manuals_filters_to_wrangler(cf_settings, bootstrapped, fake_wrangler, wrangler_log):
+    """The operator's manual tails with --status, --sampling-rate and --search."""
+    deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, on_line=lambda line: None,
+                   duration=0.5, statuses=["error", "canceled"], sampling_rate=0.25, search="rate limit")
+    [call] = calls(wrangler_log)
+    assert call["argv"] == ["tail", "organized-gateway", "--format", "pretty", "--status", "error", "--status",
+                            "canceled", "--sampling-rate", "0.25", "--search", "rate limit"]
+    for wrong, message in (({"statuses": ["failed"]}, "ok, error, canceled"), ({"sampling_rate": 2.0}, r"\(0, 1\]")):
+        with pytest.raises(SettingsError, match=message):
+            deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, **wrong)
+    assert len(calls(wrangler_log)) == 1  # refused before wrangler ran
+
+
 def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
         stack, fake, cf_settings, worker_copy, fake_wrangler, monkeypatch):
     """The fake wrangler "deploys" the session stack; the D1 query API serves the stack's D1 file."""
-    remote_d1 = fake.add_d1("organized-gateway", path=find_local_database(stack.state_dir))
+    remote_d1 = fake.add_d1("organized-gateway-db", path=find_local_database(stack.state_dir))
     write_ids(worker_copy / "wrangler.toml", KV_ID, remote_d1.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)
     user = fresh_user("deploy")
@@ -152,7 +165,7 @@ def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
 
 def test_the_smoke_fails_when_the_remote_log_lacks_the_row(stack, fake, cf_settings, worker_copy, fake_wrangler,
                                                            monkeypatch):
-    empty = fake.add_d1("organized-gateway")
+    empty = fake.add_d1("organized-gateway-db")
     apply_all_migrations(empty.db)
     write_ids(worker_copy / "wrangler.toml", KV_ID, empty.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)

@@ -14,16 +14,18 @@ import pytest
 from gateway_ops.cloudflare.wrangler_toml import WRANGLER_TOML
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
-from helpers import MIGRATIONS, fresh_user
+from helpers import fresh_user, migration_names
 
 from .fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare
 from .fake_server import serve
 
+NAMES = migration_names()
+
 
 def test_bootstrap_notebook_migrates_the_local_stack(gateway_env, tmp_path):
     run = run_notebook("01_bootstrap", {"target": "local"}, run_dir=tmp_path)
-    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
-    assert run.result["applied"] == MIGRATIONS and run.result["pending"] == []
+    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.result["applied"] == NAMES and run.result["pending"] == []
     names = [c["name"] for c in run.result["checks"]]
     assert names[:5] == ["Worker packages", "KV namespace", "D1 database", "wrangler.toml", "D1 migrations"]
     assert "D1 rows written/day (row + 2 index entries per request)" in names

@@ -7,7 +7,7 @@ import pytest
 from gateway_ops import queries
 from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.dashboards import aggregate
-from gateway_ops.dashboards.live import LiveFeed, iso_z
+from gateway_ops.dashboards.live import LiveFeed, created_at_text
 from gateway_ops.exceptions import AccessLogError
 
 from .helpers import NOW, LogFile, row
@@ -144,9 +144,9 @@ def test_the_drill_down_reads_one_users_rows_with_every_column(log_file, log):
     assert recent["request_id"].tolist() == ["r29", "r28", "r27", "r26", "r25"] and feed.drilldown_rows_read == 5
 
 
-def test_iso_z_is_created_at_format():
-    assert iso_z("2026-11-28T09:10:49.1234Z") == "2026-11-28T09:10:49.123Z"
-    assert iso_z(pd.Timestamp("2026-11-28 10:10:49", tz="Europe/Paris")) == "2026-11-28T09:10:49.000Z"
+def test_created_at_text_is_created_at_format():
+    assert created_at_text("2026-11-28T09:10:49.1234Z") == "2026-11-28 09:10:49.123"
+    assert created_at_text(pd.Timestamp("2026-11-28 10:10:49", tz="Europe/Paris")) == "2026-11-28 09:10:49.000"
     assert aggregate.utc("2026-11-28T09:00:00") == pd.Timestamp("2026-11-28T09:00:00Z")
 
 

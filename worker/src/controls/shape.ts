@@ -5,6 +5,7 @@
  * a `PATCH`: every field is checked before anything changes, and a bad one answers 400 naming it.
  */
 import { GatewayError } from "../errors";
+import { sqliteTime } from "../lib/accessLog";
 
 export interface Maintenance {
   on: boolean;
@@ -164,7 +165,5 @@ export function parseTier(body: unknown): number {
   return body.limit;
 }
 
-/** 'YYYY-MM-DD HH:MM:SS.sss' in UTC: the text form control_events and updated_at use. */
-export function sqlTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").slice(0, 23);
-}
+/** 'YYYY-MM-DD HH:MM:SS.sss' in UTC: the text form control_events and updated_at use (created_at's). */
+export const sqlTimestamp = sqliteTime;

@@ -19,7 +19,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-/** Unpadded base64url, the encoding of `X-User-Key` (DESIGN.md). */
+/** Unpadded base64url, the encoding of `X-User-Key` (gateway_ops/keys.py issues the same). */
 export function base64url(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
