@@ -34,7 +34,7 @@ class Credentials:
     api_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Credentials":
+    def from_settings(cls, settings: Any) -> Credentials:
         return cls(key_secret=settings.user_key_secret, api_key=settings.client_api_key)
 
     def headers(self, user_id: str) -> dict[str, str]:

@@ -55,7 +55,7 @@ def test_smoke_exit_code_follows_the_checks(gateway_env):
 
 
 def test_demo_passes_its_options_to_run_demo(monkeypatch):
-    seen = {}
+    seen: dict = {}
 
     def fake_run_demo(settings, say, profile, upstream_url):
         seen.update(profile=profile, upstream_url=upstream_url)
@@ -95,7 +95,7 @@ def test_the_rehearsal_generates_a_key_only_for_its_own_simulated_origin(monkeyp
     from gateway_ops.settings import Settings
 
     monkeypatch.delenv("GATEWAY_CLIENT_API_KEY", raising=False)
-    said = []
+    said: list[str] = []
     with rehearsal_client_key(Settings(_env_file=None), None, said.append):
         generated = __import__("os").environ["GATEWAY_CLIENT_API_KEY"]
         assert generated.startswith("demo-") and len(generated) > 20

@@ -11,7 +11,7 @@ import json
 import re
 import shlex
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import typer
@@ -82,8 +82,8 @@ def check_gateway_ops(command: str) -> None:
     """Fails unless ``command`` names a real ``gateway-ops`` command and only options it takes."""
     words = shlex.split(command.replace("…", "X"))[1:]
     group, path = COMMAND_TREE, ["gateway-ops"]
-    while getattr(group, "commands", None) and words and words[0] in group.commands:
-        group = group.commands[words[0]]
+    while getattr(group, "commands", None) and words and words[0] in group.commands:  # type: ignore[attr-defined]
+        group = group.commands[words[0]]  # type: ignore[attr-defined]  # a click Group, checked just above
         path.append(words.pop(0))
     assert not getattr(group, "commands", None), f"`{command}`: {' '.join(path)} needs a sub-command"
     options = {name for param in group.params for name in getattr(param, "opts", []) + getattr(param, "secondary_opts", [])}
@@ -119,8 +119,9 @@ def test_the_deliberate_changes_are_explained():
 def test_troubleshooting_gives_cause_confirmation_and_fix_for_each_symptom():
     rows = table_rows(section("Troubleshooting"), 4)
     for symptom in SYMPTOMS:
-        [row] = [row for row in rows if symptom in row[0] or symptom in row[1]] or [None]
-        assert row is not None, f"troubleshooting lacks: {symptom}"
+        matching = [row for row in rows if symptom in row[0] or symptom in row[1]]
+        assert len(matching) == 1, f"troubleshooting lacks (or repeats): {symptom}"
+        [row] = matching
         assert all(row), f"{symptom}: every column needs text"
         confirms = commands_in(row[2])
         assert confirms, f"{symptom}: name the command that confirms it"
@@ -138,8 +139,11 @@ def test_the_manuals_database_name_is_the_workers():
 
 def manual_queries() -> dict[str, str]:
     """``label → SQL`` from the README's sql block (a ``-- label`` line before each query)."""
-    block = re.search(r"```sql\n(.*?)```", section("Coming from the operator's manual"), re.S).group(1)
-    queries, label = {}, None
+    found = re.search(r"```sql\n(.*?)```", section("Coming from the operator's manual"), re.S)
+    assert found, "the manual's section has no sql block"
+    block = found.group(1)
+    queries: dict[str, str] = {}
+    label = ""
     for line in block.splitlines():
         if line.startswith("-- "):
             label = line[3:].strip()
@@ -176,7 +180,7 @@ def test_the_manuals_queries_return_the_right_rows_verbatim(tmp_path):
     queries = manual_queries()
     assert set(queries) == set(EXPECTED)
     wrangler.run(["d1", "migrations", "apply", D1_DATABASE_NAME, *wrangler.local_storage(tmp_path)])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with sqlite3.connect(find_local_database(tmp_path)) as db:
         db.executemany(
             "INSERT INTO requests (request_id, user_id, method, endpoint, status, latency_ms, created_at) "
@@ -192,4 +196,4 @@ def test_the_manuals_queries_return_the_right_rows_verbatim(tmp_path):
                            f"--command={chr(10).join(statements)}"])
     results = json.loads(output[output.index("["):])
     answers = [result["results"] for result in results[-len(queries):]]
-    assert dict(zip(queries, answers)) == EXPECTED
+    assert dict(zip(queries, answers, strict=True)) == EXPECTED

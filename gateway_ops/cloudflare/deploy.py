@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -137,7 +138,8 @@ def deploy_and_smoke(settings: Settings, target: str | None = None, *, url: str 
     The smoke request carries GATEWAY_CLIENT_API_KEY and ``model`` (default: one the origin lists).
     """
     target = target or settings.GATEWAY_TARGET
-    credentials = dict(key_secret=settings.user_key_secret, api_key=settings.client_api_key, model=model)
+    credentials: dict[str, Any] = dict(key_secret=settings.user_key_secret, api_key=settings.client_api_key,
+                                       model=model)
     if target == "local":
         try:
             installed = bool(wrangler_cli.find_wrangler(wrangler, worker_dir))

@@ -199,6 +199,7 @@ def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, api_k
 
 def _sweep(url: str, plan: SweepPlan, step_users: list[list[str]], *, key_secret: str | None, api_key: str | None,
            progress: bool) -> Sweep:
+    assert plan.model, "the sweep chooses the model before its steps"
     request = chat_request(model=plan.model, prompt_tokens=plan.prompt_tokens, max_tokens=plan.max_tokens,
                            stream=plan.stream)
     runs: list[Run] = []

@@ -392,6 +392,7 @@ def _run(url: str, log: AccessLog, plan: RateLimitPlan, prefix: str, users: list
     options = EngineOptions(transport=plan.transport, max_in_flight=min(plan.total, plan.max_in_flight), when_full="wait",
                             timeout_s=plan.timeout_s, key_secret=key_secret, api_key=api_key, progress=progress,
                             description=f"{plan.mode}: {plan.users} users × {plan.requests_per_user}")
+    assert plan.model, "the run chooses the model before the burst"
     request = chat_request(model=plan.model, max_tokens=1)
     run = run_open(url, arrivals, request, options)
     burst = records_frame(run.records, run.wall_t0)

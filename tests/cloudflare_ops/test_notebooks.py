@@ -24,7 +24,7 @@ NAMES = migration_names()
 
 def test_bootstrap_notebook_migrates_the_local_stack(gateway_env, tmp_path):
     run = run_notebook("01_bootstrap", {"target": "local"}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     assert run.result["applied"] == NAMES and run.result["pending"] == []
     names = [c["name"] for c in run.result["checks"]]
     assert names[:5] == ["Worker packages", "KV namespace", "D1 database", "wrangler.toml", "D1 migrations"]
