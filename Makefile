@@ -1,6 +1,7 @@
 # organized-gateway — every target installs what it needs first, and only once.
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
+#   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); the first step of make test
 #   make test-fast  the Python tests that need no local stack, notebook kernel or browser (< 1 min)
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
@@ -27,7 +28,7 @@ PYTEST_ARGS += --junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pyte
 VITEST_ARGS += --reporter=default --reporter=junit --outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml
 endif
 
-.PHONY: demo test test-fast test-worker test-python up bench install chromium clean
+.PHONY: demo lint test test-fast test-worker test-python up bench install chromium clean
 
 # conda users: `make install chromium VENV="$CONDA_PREFIX"` (README, environment.yml) runs the same steps
 # in the conda environment instead of creating .venv/.
@@ -54,7 +55,13 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: test-worker test-python
+test: lint test-worker test-python
+
+# What they check and on which files: [tool.ruff] and [tool.mypy] in pyproject.toml. mypy keeps its
+# cache in .mypy_cache/, so a second run only re-checks what changed.
+lint: $(PIP_STAMP)
+	$(VENV)/bin/ruff check gateway_ops tests bench
+	$(VENV)/bin/mypy
 
 test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit
@@ -68,8 +75,9 @@ test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 test-fast: $(PIP_STAMP)
 	$(PY) -m pytest -q -m "not stack and not notebook and not browser"
 
+# `make demo UPSTREAM_URL=http://…` rehearses against an existing origin (GATEWAY_CLIENT_API_KEY set).
 demo: install
-	$(VENV)/bin/gateway-ops demo
+	$(VENV)/bin/gateway-ops demo $(if $(UPSTREAM_URL),--upstream-url $(UPSTREAM_URL))
 
 # The local stack and the live dashboard (http://127.0.0.1:8866/) in the background, JupyterLab in
 # the foreground; Ctrl-C stops all three. JupyterLab stays offline and quiet: no news feed, no update

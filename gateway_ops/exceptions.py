@@ -14,6 +14,7 @@ module in brackets. ``tests/test_exceptions.py`` keeps this drawing and the real
     ├── ArchiveError                   [dashboards.archive] an archive could not be written, checked, sent or deleted
     ├── AttendeeError                  [attendees.roster] a roster, tier or token file is malformed
     ├── LoadTestError                  [loadtest.errors] a load-test plan is invalid (also a ValueError)
+    ├── ClientError                    [client] the suite's own request was refused before a check could run
     └── CloudflareError                [cloudflare.errors] anything that went wrong talking to Cloudflare
         ├── CloudflareAuthError        the token is missing, malformed, expired or revoked (401)
         ├── CloudflarePermissionError  the token lacks a permission, or the account id is wrong (403)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 import pytest
 
@@ -67,7 +68,7 @@ def _real_wrangler(args: Sequence) -> bool:
 
 def _follows(words: Sequence[str], program: str, *commands: str) -> bool:
     """``program`` appears with one of ``commands`` as its next word."""
-    return any(a == program and b in commands for a, b in zip(words, words[1:]))
+    return any(a == program and b in commands for a, b in pairwise(words))
 
 
 class UndeclaredSlowTest(RuntimeError):

@@ -12,7 +12,7 @@ import pytest
 
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
-from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from gateway_ops.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -35,7 +35,7 @@ def test_notebooks_have_parameters_and_no_secret_parameters(path):
 
 def test_smoke_notebook_runs_under_papermill_and_writes_its_result(gateway_env, tmp_path):
     run = run_notebook("04_smoke_test", {"target": "local", "user_id": "papermill-smoke"}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     assert run.notebook == tmp_path / "04_smoke_test" / "04_smoke_test.ipynb"
     assert [c["name"] for c in run.result["checks"]][-1] == "access-log row"
 

@@ -70,8 +70,10 @@ def test_environment_yml_and_the_readme_give_the_conda_steps():
 
 def test_node_and_python_versions_agree_everywhere():
     text = (ROOT / "environment.yml").read_text()
-    node = re.search(r"^\s+- nodejs=(\d+)\s*$", text, flags=re.MULTILINE).group(1)
-    python = re.search(r"^\s+- python=(3\.\d+)\s*$", text, flags=re.MULTILINE).group(1)
+    node_pin = re.search(r"^\s+- nodejs=(\d+)\s*$", text, flags=re.MULTILINE)
+    python_pin = re.search(r"^\s+- python=(3\.\d+)\s*$", text, flags=re.MULTILINE)
+    assert node_pin and python_pin, "environment.yml pins nodejs and python"
+    node, python = node_pin.group(1), python_pin.group(1)
     test_yml = (ROOT / ".github" / "workflows" / "test.yml").read_text()
     pre_event = (ROOT / ".github" / "workflows" / "pre-event.yml").read_text()
     assert f'node-version: "{node}"' in test_yml

@@ -155,7 +155,9 @@ def test_every_pre_event_option_the_workflow_passes_exists():
     workflow = load("pre-event.yml")
     script = next(step["run"] for step in steps(workflow) if "gateway-ops pre-event" in step.get("run", ""))
     passed = set(re.findall(r"(--[a-z][a-z-]+)", script))
-    command = typer.main.get_command(cli.app).commands["pre-event"]
+    group = typer.main.get_command(cli.app)
+    assert isinstance(group, typer.core.TyperGroup)
+    command = group.commands["pre-event"]
     known = {option for param in command.params for option in param.opts + param.secondary_opts}
     assert passed and passed <= known, passed - known
     inputs = set(workflow["on"]["workflow_dispatch"]["inputs"])

@@ -42,6 +42,7 @@ class PreEventPlan:
     def notebooks(self) -> list[tuple[str, dict[str, Any]]]:
         common = {"gateway_url": self.gateway_url, "model": self.model}
         logged = {**common, "target": self.target}  # these two read the access log too
+        runs: list[tuple[str, dict[str, Any]]]
         runs = [(SMOKE, {**logged, "user_id": "pre-event-smoke"}),
                 (RATE_LIMIT, {**logged, "users": self.users, "requests_per_user": self.requests_per_user,
                               "expected_limit": self.expected_limit})]

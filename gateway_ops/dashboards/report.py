@@ -1,7 +1,8 @@
 """The event report: one self-contained HTML file (plotly.js inlined, no network) from the access log.
 
 Totals, attendees active, requests and tokens by user, rate-limit hits, the error budget, latency
-and requests over time, and the busiest minutes. ``build_report_html`` is pure (rows in, text
+and requests over time, latency and refusals by origin (the gate and the pool), and the busiest
+minutes. ``build_report_html`` is pure (rows in, text
 out); ``write_report`` reads the log and writes the file.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pandas as pd
@@ -53,11 +54,15 @@ def _range_text(since: str, until: str) -> str:
 
 
 def build_report_html(raw_rows: pd.DataFrame, *, since: str = EARLIEST, until: str = LATEST,
-                      title: str = "Event report", slo: float = 0.99, generated_at: datetime | None = None) -> str:
-    """The report as one HTML document with plotly.js inlined in its head, so it opens offline."""
+                      title: str = "Event report", slo: float = 0.99, generated_at: datetime | None = None,
+                      by_origin: pd.DataFrame | str | None = None) -> str:
+    """The report as one HTML document with plotly.js inlined in its head, so it opens offline.
+
+    :param by_origin: ``queries.origin_breakdown``'s rows, or a sentence saying why there are none
+    """
     rows = aggregate.prepare_rows(raw_rows)
     summary = aggregate.event_summary(rows, slo=slo)
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     index, freq = aggregate.event_index(rows)
     totals = aggregate.user_totals(rows)
     bucket = {"min": "minute", "5min": "5 minutes", "15min": "15 minutes", "h": "hour"}[freq]
@@ -112,6 +117,8 @@ generated {generated_at:%Y-%m-%d %H:%M:%S} UTC</p>
 <h2>Latency over time</h2>
 {rendered[1]}
 {rendered[2]}
+<h2>By origin</h2>
+{_origin_section(by_origin)}
 <h2>Busiest minutes</h2>
 {tables.html_table(busiest, {"minute": "minute (UTC)", "requests": "requests", "users": "users",
                              "rate_limited": "429s", "errors": "5xx"}, user_column=None,
@@ -119,6 +126,32 @@ generated {generated_at:%Y-%m-%d %H:%M:%S} UTC</p>
 """
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"{PAGE_STYLE}{_plotly_js()}</head><body>{body}</body></html>\n")
+
+
+ORIGIN_HEADERS = {"origin": "origin", "requests": "requests", "ok": "2xx", "origin_busy": "503 origin_busy",
+                  "other_5xx": "other 5xx", "p50_ms": "p50 ms", "p95_ms": "p95 ms", "ttfb_p50_ms": "TTFB p50 ms",
+                  "ttfb_p95_ms": "TTFB p95 ms", "gate_wait_avg_ms": "gate wait avg ms",
+                  "gate_wait_max_ms": "gate wait max ms"}
+NO_ORIGIN = "none (refused at the gate, or before)"
+
+
+def origin_table(by_origin: pd.DataFrame) -> pd.DataFrame:
+    """The breakdown as the report shows it: origins by index, "none" for requests that reached none."""
+    table = by_origin.copy()
+    table["origin"] = [NO_ORIGIN if origin is None or origin != origin else f"origin {origin}"
+                       for origin in table["origin"]]
+    return table
+
+
+def _origin_section(by_origin: pd.DataFrame | str | None) -> str:
+    if isinstance(by_origin, str):
+        return f'<p class="muted">{html.escape(by_origin)}</p>'
+    if by_origin is None or by_origin.empty:
+        return '<p class="muted">No requests in this range.</p>'
+    return ('<p>Latency of the successful answers and refusals per origin (the <code>origin</code> column: the '
+            'index in <code>OPENCLAW_URL</code>). A 503 <code>origin_busy</code> waited its whole queue timeout at '
+            'the gate and never reached an origin; <code>gate wait</code> is the time queued before being sent.</p>'
+            + tables.html_table(origin_table(by_origin), ORIGIN_HEADERS, user_column=None))
 
 
 def _budget_text(used: float) -> str:
@@ -148,7 +181,11 @@ def write_report(log: AccessLog, out: str | Path, *, since: str | None = None, u
     since_iso, until_iso = time_range(since, until)
     upto = queries.id_bounds(log)[1]
     raw = read_range(log, since_iso, until_iso, upto_id=upto, progress=progress)
-    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo)
+    try:
+        by_origin: pd.DataFrame | str = queries.origin_breakdown(log, since_iso, until_iso, upto)
+    except GatewayOpsError as error:  # a log without migration 0003's columns
+        by_origin = f"No breakdown by origin: {error} (apply the migrations: gateway-ops bootstrap)."
+    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo, by_origin=by_origin)
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

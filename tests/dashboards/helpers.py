@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 
 from gateway_ops.accesslog import D1_SUBDIR
-from helpers import apply_all_migrations
+from helpers import MODEL, apply_all_migrations, client_headers
 
 NOW = pd.Timestamp("2026-11-28T10:30:30Z")
 COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "latency_ms", "ttfb_ms", "tokens_est",
@@ -22,7 +22,7 @@ COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "la
 def iso(moment) -> str:
     stamp = pd.Timestamp(moment)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    return stamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
 
 
 def row(user: str, seconds_ago: float, status: int = 200, latency: int = 100, ttfb: int | None = 20,
@@ -66,10 +66,10 @@ def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: i
          headers: dict[str, str] | None = None) -> list[int]:
     """``count`` requests for ``user`` through the gateway (every ``chat_every``-th a chat completion)."""
     def one(i: int) -> int:
-        headers_ = {"X-User-ID": user, **(headers or {})}
+        headers_ = client_headers(user, **(headers or {}))
         if chat_every and i % chat_every == 0:
             return httpx.post(f"{url}/v1/chat/completions", headers=headers_, timeout=30,
-                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                              json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
                                     "max_tokens": 4}).status_code
         return httpx.get(f"{url}/v1/models", headers=headers_, timeout=30).status_code
 

@@ -24,7 +24,6 @@ import pytest
 from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import free_port
-
 from helpers import fresh_user, wait_for_rows
 
 from .helpers import send
@@ -79,6 +78,7 @@ def lab(stack, tmp_path_factory):
     process, url = start_lab(stack, tmp, make_up_lab_flags())
     yield url, tmp / "runs"
     # Kernels run in sessions of their own: JupyterLab must shut them down when its group stops.
+    assert process.pid is not None  # started
     spawned = descendants(process.pid)
     process.stop()
     deadline = time.monotonic() + 15

@@ -1,7 +1,7 @@
 /**
  * @module config
  * Reads the Worker's vars and secrets once per request into typed values with the defaults fixed
- * in DESIGN.md. A value that does not parse is a misconfiguration: it answers 500 with the name of
+ * in the README ("Configuration"). A value that does not parse is a misconfiguration: it answers 500 with the name of
  * the setting at fault rather than silently running with a different limit.
  */
 import { GatewayError } from "./errors";

@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { accessRecordOf, insertAccessRecord, sqliteTime } from "../src/lib/accessLog";
 import { userKeyFor } from "../src/lib/crypto";
 import {
   awayFromMinuteEdge,
@@ -54,7 +55,7 @@ async function expectRow(response: Response, expected: Partial<LogRow>, reachedO
   const { id, request_id, created_at, latency_ms, ttfb_ms, ...rest } = row;
   expect(id).toBeGreaterThan(0);
   expect(request_id).toBe(response.headers.get("X-Request-ID"));
-  expect(created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
   expect(latency_ms).toBeGreaterThanOrEqual(0);
   if (reachedOrigin) {
     expect(ttfb_ms).toBeGreaterThanOrEqual(0);
@@ -307,5 +308,50 @@ describe("timings", () => {
     const row = await rowFor(response);
     expect(row.ttfb_ms).toBeGreaterThanOrEqual(bodyDelayMs + originDelayMs);
     expect(row.latency_ms).toBeGreaterThanOrEqual(row.ttfb_ms! + streamMs);
+  });
+});
+
+describe("created_at", () => {
+  /** A row written by the one INSERT, as if its request had arrived `minutesAgo` minutes ago. */
+  async function rowAged(user: string, minutesAgo: number): Promise<void> {
+    const startedAt = Date.now() - minutesAgo * 60_000;
+    await insertAccessRecord(
+      env.DB,
+      accessRecordOf({
+        requestId: `${user}-${minutesAgo}`,
+        method: "GET",
+        path: "/v1/models",
+        startedAt,
+        finishedAt: startedAt + 5,
+        status: 200,
+        userId: user,
+        body: null,
+        answeredErrorClass: null,
+        originHeadersAt: null,
+        tokens: null,
+        relayFailure: null,
+        ipHash: null,
+        originIndex: null,
+        gateWaitMs: null,
+      }),
+    );
+  }
+
+  it("is UTC text SQLite's datetime() compares correctly: the manual's last-5-minutes query selects exactly those", async () => {
+    expect(sqliteTime(Date.UTC(2026, 10, 28, 9, 10, 49, 123))).toBe("2026-11-28 09:10:49.123");
+    const user = freshUser();
+    for (const age of [0.5, 4, 6, 30, 24 * 60 + 1]) await rowAged(user, age);
+    const recent = await env.DB.prepare(
+      `SELECT request_id FROM requests WHERE user_id = ?1 AND created_at > datetime('now', '-5 minutes') ORDER BY id`,
+    )
+      .bind(user)
+      .all<{ request_id: string }>();
+    expect(recent.results.map((r) => r.request_id)).toEqual([`${user}-0.5`, `${user}-4`]);
+    const today = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM requests WHERE user_id = ?1 AND created_at > datetime('now', '-1 day')`,
+    )
+      .bind(user)
+      .first<{ n: number }>();
+    expect(today?.n).toBe(4);
   });
 });

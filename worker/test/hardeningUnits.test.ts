@@ -188,7 +188,7 @@ describe("StrangerTally (the bound on D1 writes)", () => {
     expect(flushDelayOf("nope")).toBe(20_000);
     expect(flushDelayOf("0")).toBe(0);
     expect(flushDelayOf("600000")).toBe(MAX_FLUSH_MS);
-    expect(minuteOf(Date.parse("2026-11-30T09:10:59.999Z"))).toBe("2026-11-30T09:10:00.000Z");
+    expect(minuteOf(Date.parse("2026-11-30T09:10:59.999Z"))).toBe("2026-11-30 09:10:00.000");
   });
 });
 

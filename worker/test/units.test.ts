@@ -236,7 +236,7 @@ describe("accessRecordOf", () => {
       stream: true,
       error_class: null,
       ip_hash: null,
-      created_at: "2026-11-28T09:30:00.123Z",
+      created_at: "2026-11-28 09:30:00.123",
       origin: "1",
       gate_wait_ms: 40,
     });

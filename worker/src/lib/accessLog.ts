@@ -98,10 +98,19 @@ export function accessRecordOf(facts: RequestFacts): AccessRecord {
     stream: facts.body?.stream ?? false,
     error_class: facts.answeredErrorClass ?? facts.relayFailure ?? errorClassOfStatus(facts.status),
     ip_hash: facts.ipHash,
-    created_at: new Date(facts.startedAt).toISOString(),
+    created_at: sqliteTime(facts.startedAt),
     origin: facts.originIndex === null ? null : String(facts.originIndex),
     gate_wait_ms: facts.gateWaitMs,
   };
+}
+
+/**
+ * `created_at`'s format: UTC `YYYY-MM-DD HH:MM:SS.sss`, SQLite's own `datetime()` text plus
+ * milliseconds, so `created_at > datetime('now','-5 minutes')` (the operator's manual's queries)
+ * compares like with like. An ISO `…T…Z` string sorts after every `… …` one of the same day.
+ */
+export function sqliteTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 23).replace("T", " ");
 }
 
 /** Writes one row to the access log. */

@@ -11,14 +11,15 @@
  * The flush runs in the `waitUntil` of the request that opened the interval (≤ 25 s, inside the
  * 30 s Cloudflare allows after a response). A failed flush puts its counts back for the next one.
  */
+import { sqliteTime } from "./accessLog";
 
 /** Default and ceiling of the flush interval (ms): under the 30 s a `waitUntil` may run on. */
 export const DEFAULT_FLUSH_MS = 20_000;
 export const MAX_FLUSH_MS = 25_000;
 
-/** Start of the UTC minute of `epochMs`, in `created_at`'s format (`2026-11-28T09:10:00.000Z`). */
+/** Start of the UTC minute of `epochMs`, in `created_at`'s format (`2026-11-28 09:10:00.000`). */
 export function minuteOf(epochMs: number): string {
-  return new Date(Math.floor(epochMs / 60_000) * 60_000).toISOString();
+  return sqliteTime(Math.floor(epochMs / 60_000) * 60_000);
 }
 
 /** The flush interval from `STRANGER_FLUSH_MS` (malformed or absent: the default; capped). */
