@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from gateway_ops.accesslog import AccessLog
-from helpers import fresh_user, wait_until
+from helpers import client_headers, fresh_user, wait_until
 
 CLIENT_DEADLINE_S = 15.0
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello through a fault"}], "max_tokens": 16}
@@ -39,7 +39,7 @@ class Answer:
 def call(url: str, user: str, *, fault: str | None = None, stream: bool = False, path: str = "/v1/chat/completions",
          deadline: float = CLIENT_DEADLINE_S) -> Answer:
     """One chat completion (or GET ``path``) as ``user``; SSE events parsed when ``stream``."""
-    headers = {"X-User-ID": user, **({"X-Origin-Fault": fault} if fault else {})}
+    headers = client_headers(user, **({"X-Origin-Fault": fault} if fault else {}))
     method, body = ("POST", {**CHAT, "stream": True} if stream else CHAT) if path.endswith("completions") else ("GET", None)
     started = time.monotonic()
     status = response_headers = None

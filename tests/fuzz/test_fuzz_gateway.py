@@ -23,6 +23,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
+from helpers import client_headers
+
 from .strategies import SMUGGLED, Hostile, hostile_requests, raw_requests
 
 SCALE = float(os.environ.get("FUZZ_EXAMPLES", "1"))
@@ -158,5 +160,5 @@ def test_health_is_fine_after_the_fuzzing(stack):
     """Runs after the properties above (file order): the gateway still serves."""
     health = httpx.get(f"{stack.url}/health", timeout=5)
     assert health.status_code == 200 and health.json()["status"] == "ok"
-    ok = httpx.get(f"{stack.url}/v1/models", headers={"X-User-ID": "fuzz-after"}, timeout=10)
+    ok = httpx.get(f"{stack.url}/v1/models", headers=client_headers("fuzz-after"), timeout=10)
     assert ok.status_code == 200

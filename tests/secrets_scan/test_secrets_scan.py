@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from helpers import fresh_user
 
 from .scanner import fake_secrets, needles, scan_bytes, scan_paths
 
-NOTEBOOKS = {
+NOTEBOOKS: dict[str, dict[str, Any]] = {
     "02_secrets": {"target": "local"},
     "04_smoke_test": {},
     "05_attendees": {"attendee_count": 3, "tier_check_limit": 1},

@@ -24,6 +24,8 @@ from gateway_ops.loadtest.engine import EngineOptions, chat_request, run_open
 from gateway_ops.loadtest.ratelimit import LOG_COLUMNS, admitted, log_check
 from gateway_ops.loadtest.schedule import constant_offsets, open_schedule, user_ids
 
+from helpers import CLIENT_KEY
+
 from .memory import stack_rss_mb
 
 SOAK_S = float(os.environ.get("SOAK_SECONDS", "75"))
@@ -66,7 +68,7 @@ def test_many_users_at_their_limit_for_a_while(make_stack, tmp_path, record_prop
     prefix = f"soak-{uuid.uuid4().hex[:8]}"
     users = user_ids(prefix, USERS)
     request = chat_request(model="gpt-4o-mini", max_tokens=4)
-    options = EngineOptions(when_full="wait", timeout_s=30, progress=False, description="soak")
+    options = EngineOptions(when_full="wait", timeout_s=30, progress=False, description="soak", api_key=CLIENT_KEY)
 
     # Warm-up under the soak's own load: the Durable Objects exist and the runtime's heap has grown
     # to its working size (it grows ~100 MB in the first half-minute), so start→end measures drift.
