@@ -82,12 +82,17 @@ def query(
     target: Target = None,
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
-    """Run SQL on the access log and print the result."""
+    """Run read-only SQL (one SELECT) on the access log and print the result."""
+    from .readonly_sql import check_read_only
+
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("use table, csv or json", param_hint="--format")
+    check_read_only(sql)  # the remote D1 API would run a write; locally the file is opened read-only too
     frame = open_access_log(load_settings(), target).query(sql)
     if format == "csv":
-        typer.echo(frame.to_csv(index=False), nl=False)
+        from .spreadsheet_csv import to_csv
+
+        typer.echo(to_csv(frame), nl=False)  # spreadsheet-safe; --format json is byte-exact
     elif format == "json":
         typer.echo(json.dumps(json.loads(frame.to_json(orient="records")), indent=2))
     else:

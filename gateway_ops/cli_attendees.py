@@ -49,7 +49,9 @@ def keys(
     write_keys_csv(frame, out)
     typer.echo(f"Wrote {len(frame)} attendee keys to {out} (keep it private).")
     if cards:
-        cards.write_text(render_cards_html(frame, url or settings.gateway_url))
+        from .private_files import write_private
+
+        write_private(cards, render_cards_html(frame, url or settings.gateway_url))
         typer.echo(f"Wrote printable cards to {cards}.")
 
 
@@ -105,11 +107,10 @@ def oauth_missing(
     users: Annotated[Path, typer.Argument(help="CSV with a user_id column (e.g. the keys CSV)")], target: Target = None
 ) -> None:
     """List users (from a CSV) who have no OAuth token; exit 1 if any."""
-    import pandas as pd
-
     from .attendees import users_without_token
+    from .spreadsheet_csv import read_csv
 
-    missing = users_without_token(_kv(target), pd.read_csv(users)["user_id"].astype(str).tolist())
+    missing = users_without_token(_kv(target), read_csv(users, dtype=str)["user_id"].astype(str).tolist())
     typer.echo("\n".join(missing) if missing else "Every user has a token.")
     if missing:
         raise typer.Exit(1)

@@ -1,14 +1,14 @@
 """Running the facilitator's notebooks with papermill, each into its own folder under ``runs/``.
 
 The input notebook is fixed; the executed copy and its ``result.json`` are the record of the run
-(``runs/<timestamp>/<notebook>/``). Parameters are checked so that no secret is ever passed as one:
-papermill writes parameters into the executed notebook.
+(``runs/<timestamp>/<notebook>/``). Parameters are checked so that no secret is ever passed as one
+(by its name or by its value: ``gateway_ops.secret_values``): papermill writes parameters into the
+executed notebook.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
@@ -18,8 +18,7 @@ import nbformat
 
 from .exceptions import NotebookError
 from .paths import NOTEBOOKS_DIR, RUNS_DIR
-
-SECRET_NAME = re.compile(r"token|secret|password|api_?key|salt", re.IGNORECASE)
+from .secret_values import secret_reasons
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,14 @@ def output_dir(out_dir: str, name: str) -> Path:
 
 
 def check_parameters(parameters: dict[str, Any]) -> None:
-    """Refuses parameters that look like secrets: they would be written into the notebook."""
-    suspicious = [name for name in parameters if SECRET_NAME.search(name)]
-    if suspicious:
+    """Refuses parameters that look like secrets, by name or by value (a URL with a password, a
+    bearer token, an ``sk-…`` key, a known secret's value): they would be written into the notebook.
+    The message names the parameters and why, never a value."""
+    reasons = secret_reasons(parameters)
+    if reasons:
+        why = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
         raise NotebookError(
-            f"Refusing to pass {', '.join(suspicious)} as notebook parameters: secrets come from the "
+            f"Refusing to pass {', '.join(reasons)} as notebook parameters ({why}): secrets come from the "
             "environment or .env, never from parameters."
         )
 

@@ -82,6 +82,21 @@ def make_stack():
         running.stop()
 
 
+@pytest.fixture(scope="module")
+def make_module_stack(tmp_path_factory):
+    """Like make_stack, for a stack every test of one module shares (a Worker start costs seconds):
+    ``make_module_stack(**options)``; stopped when the module is done."""
+    started: list[LocalStack] = []
+
+    def make(**options) -> LocalStack:
+        started.append(start_stack(tmp_path_factory.mktemp("module-state"), **options))
+        return started[-1]
+
+    yield make
+    for running in started:
+        running.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The local stack with default Worker settings (limit 50/min, BYOK, no user keys)."""

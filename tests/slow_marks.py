@@ -23,7 +23,7 @@ import pytest
 SLOW_MARKERS = ("stack", "notebook", "browser")
 
 #: fixtures that start (or need) the local stack; fixtures built on them are in fixturenames too
-STACK_FIXTURES = frozenset({"stack", "make_stack"})
+STACK_FIXTURES = frozenset({"stack", "make_stack", "make_module_stack"})
 #: names whose call in a test's own code means the marker
 CALLS = {
     "stack": frozenset({"LocalStack", "local_stack", "start_stack"}),

@@ -10,7 +10,6 @@ Keys and tokens are never returned in a check or printed: only ids, counts and p
 """
 from __future__ import annotations
 
-import csv
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ import httpx
 
 from ..client import Credentials
 from ..keys import user_key
+from ..private_files import write_private
+from ..spreadsheet_csv import read_csv_rows, write_rows
 from ..results import Check
 from .cards import render_cards_html
 from .kv import KVStore
@@ -50,8 +51,8 @@ class Issued:
 
 def issue_attendees(user_ids: Sequence[str], folder: str | Path, *, secret: str = "",
                     names: list[str] | None = None, url: str = "") -> Issued:
-    """Writes the attendees' files into ``folder``: with a secret ``attendee_keys.csv`` (owner-only)
-    and ``attendee_cards.html`` for ``url``; without one (the gateway then asks for no key) only
+    """Writes the attendees' files into ``folder``: with a secret ``attendee_keys.csv`` and
+    ``attendee_cards.html`` for ``url`` (both owner-only: they hold the keys); without one (the gateway then asks for no key) only
     ``attendee_ids.csv``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,19 +60,16 @@ def issue_attendees(user_ids: Sequence[str], folder: str | Path, *, secret: str 
     if secret:
         roster = issue_keys(ids, secret, names=names)
         path = write_keys_csv(roster, folder / KEYS_FILE)
-        cards = folder / CARDS_FILE
-        cards.write_text(render_cards_html(roster, url))
+        cards = write_private(folder / CARDS_FILE, render_cards_html(roster, url))
         return Issued(ids, path, True, cards)
-    path = folder / IDS_FILE
-    path.write_text("user_id\n" + "".join(f"{user}\n" for user in ids))
+    path = write_rows(folder / IDS_FILE, ["user_id"], ([user] for user in ids))
     return Issued(ids, path, False)
 
 
 def issued_check(issued: Issued, secret: str = "") -> Check:
     """Reads the written CSV back: passes only if it lists exactly ``issued.user_ids`` in order, each
     once, and — with keys — every key is the one the gateway will accept for its id."""
-    with issued.path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_csv_rows(issued.path)
     listed = [row.get("user_id", "") for row in rows]
     problems = []
     if listed != issued.user_ids:

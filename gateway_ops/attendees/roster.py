@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..exceptions import GatewayOpsError
 from ..keys import user_key
+from ..spreadsheet_csv import to_csv
 
 USER_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
@@ -85,10 +86,9 @@ def issue_keys(user_ids: list[str], secret: str, names: list[str] | None = None)
 
 
 def write_keys_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Writes ``user_id,user_key[,name]`` readable by the owner only (it holds credentials)."""
+    """Writes ``user_id,user_key[,name]`` readable by the owner only (it holds credentials), safe
+    to open in a spreadsheet (a name or key starting with ``=``/``-``/``@`` … is not a formula:
+    ``gateway_ops.spreadsheet_csv``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    frame.to_csv(path, index=False)
+    to_csv(frame, path, private=True)
     return path

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from ..exceptions import SettingsError
 from ..paths import PROJECT_ROOT
+from ..private_files import write_private
 from ..results import Check
 from .errors import CloudflareNotFoundError, CloudflareRequestError, cloudflare_errors
 from .resources import WORKERS_PERMISSION
@@ -141,15 +142,13 @@ def secrets_from_environment(environ: Mapping[str, str] | None = None,
 
 def save_to_env_file(name: str, value: SecretStr, path: Path = ENV_FILE) -> Path:
     """Keeps a generated secret in ``.env`` (mode 600, git-ignored) so gateway_ops can use it later
-    (``attendees keys`` needs USER_KEY_SECRET). Replaces an existing line for ``name``."""
+    (``attendees keys`` needs USER_KEY_SECRET). Replaces an existing line for ``name``; the file is
+    replaced whole (``private_files.write_private``), never left half-written or readable by others."""
     path = Path(path)
     lines = path.read_text().splitlines() if path.exists() else []
     lines = [line for line in lines if not re.match(rf"\s*(export\s+)?{re.escape(name)}\s*=", line)]
     lines.append(f"{name}={value.get_secret_value()}")
-    path.touch(mode=0o600, exist_ok=True)
-    os.chmod(path, 0o600)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_private(path, "\n".join(lines) + "\n")
 
 
 @dataclass(frozen=True)
@@ -191,7 +190,11 @@ def generate_and_set(client: Any, account_id: str, script_name: str, name: str, 
                      env_file: Path = ENV_FILE, already_set: bool | None = None) -> SecretAction:
     """Generates ``name`` and sets it — unless it is set already and ``replace`` is False.
 
-    A generated USER_KEY_SECRET is also saved to ``.env``: attendee keys are derived from it.
+    A generated USER_KEY_SECRET is saved to ``.env`` (owner-only) *before* it is sent: attendee
+    keys are derived from it, so the Worker must never hold a value that exists nowhere else — as it
+    would if the process died, or the connection dropped after Cloudflare applied it, between the
+    send and the save. When it replaces the Worker's value, the one ``.env`` held stays there as
+    ``USER_KEY_SECRET_PREVIOUS``, so a send that fails loses neither.
     """
     if name not in GENERATED_SECRETS:
         raise SettingsError(f"Only {' and '.join(GENERATED_SECRETS)} can be generated, not {name}.")
@@ -200,11 +203,24 @@ def generate_and_set(client: Any, account_id: str, script_name: str, name: str, 
     if already_set and not replace:
         return SecretAction(name, "already set (kept)")
     value = generate_secret()
+    if name != "USER_KEY_SECRET":
+        put_secret(client, account_id, script_name, name, value)
+        return SecretAction(name, "replaced" if already_set else "generated")
+    env_file = Path(env_file)
+    if already_set:
+        keep_previous(name, env_file)
+    save_to_env_file(name, value, env_file)
     put_secret(client, account_id, script_name, name, value)
-    if name == "USER_KEY_SECRET":
-        save_to_env_file(name, value, env_file)
-        return SecretAction(name, f"{'replaced' if already_set else 'generated'} (also saved to {Path(env_file).name})")
-    return SecretAction(name, "replaced" if already_set else "generated")
+    return SecretAction(name, f"{'replaced' if already_set else 'generated'} (also saved to {env_file.name})")
+
+
+def keep_previous(name: str, env_file: Path) -> None:
+    """Copies ``name``'s value in ``env_file`` (if any) to ``<name>_PREVIOUS`` before it is replaced."""
+    from dotenv import dotenv_values
+
+    previous = dotenv_values(env_file).get(name) if env_file.exists() else None
+    if previous:
+        save_to_env_file(f"{name}_PREVIOUS", SecretStr(previous), env_file)
 
 
 def secret_checks(names_set: Iterable[str], required: Iterable[str] = REQUIRED_SECRETS,

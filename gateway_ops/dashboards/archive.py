@@ -22,6 +22,7 @@ from ..accesslog import AccessLog, LocalAccessLog
 from ..cloudflare import wrangler
 from ..cloudflare.errors import WranglerError, WranglerNotInstalledError
 from ..exceptions import GatewayOpsError
+from ..spreadsheet_csv import read_csv, to_csv
 from .ranges import read_range, time_range
 
 #: The R2 object API of the REST API takes bodies up to 300 MB.
@@ -68,7 +69,7 @@ def export_archive(log: AccessLog, folder: str | Path, since: str | None = None,
     try:
         folder.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(archive.parquet, index=False)
-        rows.to_csv(archive.csv, index=False)
+        to_csv(rows, archive.csv)  # spreadsheet-safe; the Parquet file is the exact copy
         archive.manifest.write_text(json.dumps(archive.to_dict(), indent=2) + "\n")
     except OSError as error:
         raise ArchiveError(f"Cannot write the archive in {folder}: {error.strerror or error}.") from None
@@ -93,7 +94,7 @@ def verify_archive(archive: Archive) -> int:
     """
     try:
         parquet = pd.read_parquet(archive.parquet, columns=["id", "created_at"])
-        csv = pd.read_csv(archive.csv, usecols=["id", "created_at"])
+        csv = read_csv(archive.csv, usecols=["id", "created_at"])
     except (OSError, ValueError, KeyError) as error:
         raise ArchiveError(f"Cannot read the archive back: {error}.") from None
     for label, frame in (("Parquet", parquet), ("CSV", csv)):

@@ -28,6 +28,7 @@ import pandas as pd
 from ..attendees.oauth import TokenLoan, lending
 from ..client import Credentials
 from ..results import Check, write_result
+from ..spreadsheet_csv import to_csv
 from .concurrency import ConcurrencyAdvice, recommend_concurrency, unloaded_latency_ms
 from .engine import EngineOptions, Run, chat_request, run_open
 from .errors import LoadTestError
@@ -230,7 +231,7 @@ def write_sweep_result(sweep: Sweep, out_dir: str | Path, *, limits: Sequence[in
     plot as HTML into ``out_dir``; returns what result.json holds."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sweep.frame.to_csv(out / "requests.csv", index=False)
+    to_csv(sweep.frame, out / "requests.csv")
     plan = asdict(sweep.plan)
     from .plots import sweep_figure
 

@@ -41,6 +41,7 @@ from ..accesslog import AccessLog
 from ..attendees.oauth import TokenLoan, lending
 from ..client import Credentials
 from ..results import Check, write_result
+from ..spreadsheet_csv import to_csv
 from .engine import EngineOptions, chat_request, run_open
 from .errors import LoadTestError
 from .preflight import check_gateway, model_for_run
@@ -420,7 +421,7 @@ def write_rate_limit_result(run: RateLimitRun, out_dir: str | Path, *, url: str 
     out.mkdir(parents=True, exist_ok=True)
     sent = run.burst if run.next_window is None else pd.concat(
         [run.burst.assign(phase="burst"), run.next_window.assign(phase="next window")], ignore_index=True)
-    sent.to_csv(out / "requests.csv", index=False)
+    to_csv(sent, out / "requests.csv")
     from .plots import rate_limit_figure
 
     rate_limit_figure(run.per_user, run.plan.expected_limit).write_html(out / "rate_limit.html",

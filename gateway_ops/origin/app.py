@@ -34,7 +34,7 @@ from . import payloads
 from .access import AccessMiddleware
 from .capacity import Capacity, LatencyModel, Lease, QueueFull, Timing
 from .control import control_routes
-from .faults import FAULT_HEADER, plan_faults
+from .faults import FAULT_HEADER, FaultPlan, plan_faults
 from .recorder import Recorder, RecordingMiddleware
 from .replies import (
     BadRequest,
@@ -44,13 +44,14 @@ from .replies import (
     http_exception_handler,
     json_answer,
     json_object,
+    stall,
 )
 from .settings import OriginSettings
 
 MALFORMED_BODY = b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"message": '
 MAX_EMBEDDING_DIM = 4096
 
-Handler = Callable[[Request, bool], Awaitable[Response]]
+Handler = Callable[[Request, FaultPlan], Awaitable[Response]]
 
 
 def create_app(settings: OriginSettings | None = None) -> Starlette:
@@ -103,10 +104,11 @@ async def with_faults(request: Request, handler: Handler) -> Response:
     if plan.slow_headers_ms > 0:
         await asyncio.sleep(plan.slow_headers_ms / 1000.0)
     if plan.error:
-        return error_response(500, "The simulated origin failed (injected fault).", "server_error", "origin_fault")
+        message = "The simulated origin failed (injected fault)."
+        return error_response(plan.error_status, message, "server_error", "origin_fault")
     if plan.malformed:
         return Response(MALFORMED_BODY, media_type="application/json")
-    return await handler(request, plan.drop)
+    return await handler(request, plan)
 
 
 async def _wait_for_disconnect(request: Request) -> None:
@@ -130,7 +132,7 @@ async def chat_completions(request: Request) -> Response:
     return await with_faults(request, _chat)
 
 
-async def _chat(request: Request, drop: bool) -> Response:
+async def _chat(request: Request, plan: FaultPlan) -> Response:
     chat = parse_chat(await json_object(request))
     state = request.app.state
     if (refused := _unknown_model(state.settings, chat.model)) is not None:
@@ -145,13 +147,13 @@ async def _chat(request: Request, drop: bool) -> Response:
     usage = payloads.usage(chat.prompt_tokens, output_tokens)
     if chat.stream:
         chunks = payloads.ChunkFactory(id_, created, chat.model, chat.include_usage)
-        return await _start_stream(lease, timing, chunks, finish_reason, usage, drop)
+        return await _start_stream(lease, timing, chunks, finish_reason, usage, plan)
     try:
         await asyncio.sleep(timing.total_s)
     finally:
         lease.release()
     content = "".join(payloads.tokens(output_tokens))
-    return json_answer(payloads.chat_completion(id_, created, chat.model, content, finish_reason, usage), drop)
+    return json_answer(payloads.chat_completion(id_, created, chat.model, content, finish_reason, usage), plan)
 
 
 #: Optional chat fields and the JSON types a real server accepts for them (null is always accepted).
@@ -257,7 +259,7 @@ async def _start_stream(
     chunks: payloads.ChunkFactory,
     finish_reason: str,
     usage: dict[str, int],
-    drop: bool,
+    plan: FaultPlan,
 ) -> Response:
     """Wait the time to first token (slot held), then answer; headers go with the first event."""
     try:
@@ -265,16 +267,19 @@ async def _start_stream(
     except BaseException:
         lease.release()
         raise
-    events = stream_events(chunks, timing, finish_reason, usage, drop)
+    events = stream_events(chunks, timing, finish_reason, usage, plan)
     return LeasedStreamingResponse(events, lease)
 
 
 async def stream_events(
-    chunks: payloads.ChunkFactory, timing: Timing, finish_reason: str, usage: dict[str, int], drop: bool
+    chunks: payloads.ChunkFactory, timing: Timing, finish_reason: str, usage: dict[str, int], plan: FaultPlan
 ) -> AsyncIterator[bytes]:
-    """Role delta, one content delta per token (``per_token_s`` apart), finish, [usage], [DONE]."""
+    """Role delta, one content delta per token (``per_token_s`` apart), finish, [usage], [DONE].
+    A ``stall`` fault goes silent after the role delta; a ``drop`` aborts there."""
     yield sse(chunks.role())
-    if drop:
+    if plan.stall_ms is not None:
+        await stall(plan.stall_ms)
+    if plan.drop:
         raise SimulatedDrop("drop fault: connection aborted after the first event")
     for piece in payloads.tokens(timing.output_tokens):
         if timing.per_token_s > 0:
@@ -294,8 +299,8 @@ def sse(payload: dict[str, Any]) -> bytes:
 
 
 async def list_models(request: Request) -> Response:
-    async def answer(request: Request, drop: bool) -> Response:
-        return json_answer(payloads.model_list(request.app.state.settings.models), drop)
+    async def answer(request: Request, plan: FaultPlan) -> Response:
+        return json_answer(payloads.model_list(request.app.state.settings.models), plan)
 
     return await with_faults(request, answer)
 
@@ -304,7 +309,7 @@ async def create_embeddings(request: Request) -> Response:
     return await with_faults(request, _embeddings)
 
 
-async def _embeddings(request: Request, drop: bool) -> Response:
+async def _embeddings(request: Request, plan: FaultPlan) -> Response:
     body = await json_object(request)
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -315,7 +320,7 @@ async def _embeddings(request: Request, drop: bool) -> Response:
     if encoding not in ("float", "base64"):
         raise BadRequest("'encoding_format' must be 'float' or 'base64'.", "invalid_encoding_format", "encoding_format")
     dim = _dimensions(body, request.app.state.settings.embedding_dim)
-    return json_answer(payloads.embeddings(_embedding_inputs(body.get("input")), model, dim, encoding), drop)
+    return json_answer(payloads.embeddings(_embedding_inputs(body.get("input")), model, dim, encoding), plan)
 
 
 def _embedding_inputs(raw: Any) -> list[str]:

@@ -154,5 +154,5 @@ def _small_json(body: bytes, limit: int) -> Any:
         return None
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deeply nested JSON is not recorded
         return None

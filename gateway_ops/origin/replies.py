@@ -6,7 +6,9 @@ errors the same way (``{"error": {...}}``) and parse bodies the same way (400 on
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .faults import FaultPlan
 from .payloads import error_body
 
 
@@ -60,7 +63,7 @@ async def json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         parsed = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise BadRequest(
             "We could not parse the JSON body of your request. The body must be valid JSON.", "invalid_json"
         ) from None
@@ -69,15 +72,29 @@ async def json_object(request: Request) -> dict[str, Any]:
     return parsed
 
 
-def json_answer(payload: Any, drop: bool = False) -> Response:
-    """A JSON 200; with ``drop``, the full Content-Length is promised but only half is sent."""
-    if not drop:
+def json_answer(payload: Any, plan: FaultPlan | None = None) -> Response:
+    """A JSON 200. With a ``drop`` or ``stall`` fault the full Content-Length is promised but the
+    body is sent in two halves: a stall goes silent between them, a drop aborts after the first."""
+    if plan is None or (not plan.drop and plan.stall_ms is None):
         return JSONResponse(payload)
     body = json.dumps(payload).encode()
     headers = {"content-length": str(len(body))}
-    return StreamingResponse(_half_then_drop(body), media_type="application/json", headers=headers)
+    return StreamingResponse(_in_halves(body, plan), media_type="application/json", headers=headers)
 
 
-async def _half_then_drop(body: bytes) -> AsyncIterator[bytes]:
+async def _in_halves(body: bytes, plan: FaultPlan) -> AsyncIterator[bytes]:
     yield body[: len(body) // 2]
-    raise SimulatedDrop("drop fault: connection aborted mid-body")
+    if plan.stall_ms is not None:
+        await stall(plan.stall_ms)
+    if plan.drop:
+        raise SimulatedDrop("drop fault: connection aborted mid-body")
+    yield body[len(body) // 2 :]
+
+
+async def stall(ms: float) -> None:
+    """Silence mid-answer for ``ms`` (infinite: until the client leaves, when Starlette cancels the
+    response that waits here)."""
+    if math.isinf(ms):
+        await asyncio.Event().wait()
+    else:
+        await asyncio.sleep(ms / 1000.0)

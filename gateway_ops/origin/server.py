@@ -174,10 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-queue", type=int, help="requests that may wait for a slot before 503")
     parser.add_argument("--jitter", type=float, help="relative latency spread in [0, 1)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 500")
+    parser.add_argument("--error-status", type=int, default=500, help="status of injected errors, 500-599")
     parser.add_argument("--slow-headers-ms", type=float, default=0.0, help="delay before response headers, ms")
     parser.add_argument("--hang", action="store_true", help="never answer")
     parser.add_argument("--drop-connection", action="store_true", help="abort every response midway")
     parser.add_argument("--malformed-json", action="store_true", help="answer 200 with a broken JSON body")
+    parser.add_argument("--stall-after-headers", action="store_true",
+                        help="send headers and the first part of every answer, then nothing")
     parser.add_argument("--model", action="append", dest="models", help="model listed by /v1/models (repeatable)")
     parser.add_argument("--models", type=_names, default=[], dest="model_list", metavar="A,B",
                         help="models listed by /v1/models, comma-separated (adds to --model)")
@@ -212,6 +215,8 @@ def settings_from_args(args: argparse.Namespace) -> OriginSettings:
         slow_headers_ms=args.slow_headers_ms,
         drop_connection=args.drop_connection,
         malformed_json=args.malformed_json,
+        error_status=args.error_status,
+        stall_after_headers=args.stall_after_headers,
     )
     models = [*(args.models or []), *args.model_list]
     return OriginSettings(

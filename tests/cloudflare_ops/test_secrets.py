@@ -131,3 +131,54 @@ def test_checks_require_the_two_secrets_the_worker_cannot_run_without():
     assert checks["secret USER_KEY_SECRET"].passed and checks["secret USER_KEY_SECRET"].observed == "not set"
     assert all(c.passed for c in secrets.secret_checks(["OPENCLAW_URL", "AUTH_MODE"]))
     assert os.environ.get("NEVER_SET_NAME") is None
+
+
+def _watch_secret_puts(fake, monkeypatch, env_file):
+    """What ``.env`` held (and its mode) at the moment each secret reached the fake Cloudflare."""
+    seen = []
+    route = fake.route
+
+    def watching(method, path, query, body):
+        if method == "PUT" and path.endswith("/secrets"):
+            held = env_file.read_text() if env_file.exists() else ""
+            seen.append((body["text"], f"USER_KEY_SECRET={body['text']}" in held.splitlines(),
+                         stat.S_IMODE(env_file.stat().st_mode) if env_file.exists() else None))
+        return route(method, path, query, body)
+
+    monkeypatch.setattr(fake, "route", watching)
+    return seen
+
+
+def test_a_generated_user_key_secret_is_saved_owner_only_before_it_is_sent(fake, client, tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    secrets.put_secret(client, ACCOUNT, SCRIPT, "AUTH_MODE", "openai")  # the Worker exists: one PUT per secret
+    seen = _watch_secret_puts(fake, monkeypatch, env_file)
+    secrets.generate_and_set(client, ACCOUNT, SCRIPT, "USER_KEY_SECRET", env_file=env_file)
+    ((sent, saved_already, mode),) = seen
+    assert saved_already and mode == 0o600
+    assert fake.scripts[SCRIPT]["secrets"]["USER_KEY_SECRET"] == sent
+
+
+def test_the_watch_sees_a_secret_sent_before_it_is_saved(fake, client, tmp_path, monkeypatch):
+    """The check above can fail: the old order (send, then save) is caught by the same watch."""
+    env_file = tmp_path / ".env"
+    secrets.put_secret(client, ACCOUNT, SCRIPT, "AUTH_MODE", "openai")
+    seen = _watch_secret_puts(fake, monkeypatch, env_file)
+    value = secrets.generate_secret()
+    secrets.put_secret(client, ACCOUNT, SCRIPT, "USER_KEY_SECRET", value)
+    secrets.save_to_env_file("USER_KEY_SECRET", value, env_file)
+    assert [saved for _, saved, _ in seen] == [False]
+
+
+def test_a_failed_send_loses_neither_the_new_nor_the_replaced_value(fake, client, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("GATEWAY_URL=https://example.workers.dev\nUSER_KEY_SECRET=issued-keys-depend-on-this\n")
+    secrets.put_secret(client, ACCOUNT, SCRIPT, "USER_KEY_SECRET", "issued-keys-depend-on-this")
+    fake.inject("PUT", r"/secrets$", error_response(400, 10215, "Secret edit failed. Latest version not deployed."))
+    with pytest.raises(Exception, match="latest version is not deployed"):
+        secrets.generate_and_set(client, ACCOUNT, SCRIPT, "USER_KEY_SECRET", replace=True, env_file=env_file)
+    sent = [r.body["text"] for r in fake.requests if r.method == "PUT" and r.path.endswith("/secrets")][-1]
+    lines = env_file.read_text().splitlines()
+    assert lines == ["GATEWAY_URL=https://example.workers.dev",
+                     "USER_KEY_SECRET_PREVIOUS=issued-keys-depend-on-this", f"USER_KEY_SECRET={sent}"]
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600

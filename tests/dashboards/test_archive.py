@@ -172,3 +172,20 @@ def test_only_plain_timestamps_reach_the_wrangler_sql_text(since):
     assert queries.delete_range_statement("3", 4.0, "2026-11-28 10:00:00.000", "2026-11-28 11:00:00.000") == (  # type: ignore[arg-type]
         "DELETE FROM requests WHERE id >= 3 AND id <= 4 AND created_at >= '2026-11-28 10:00:00.000' "
         "AND created_at < '2026-11-28 11:00:00.000'")
+
+
+def test_the_archive_csv_runs_no_formula_and_the_parquet_is_exact(tmp_path):
+    """``model`` is whatever a client's body said: in the CSV it is text, in the Parquet file exact."""
+    from gateway_ops.spreadsheet_csv import FORMULA_STARTS, read_csv
+
+    hostile = '=HYPERLINK("http://evil.example","x")'
+    log_file = LogFile(tmp_path / "state")
+    log_file.add([row("@mallory", 60, model=hostile)])
+    archive = export_archive(LocalAccessLog(log_file.state_dir), tmp_path / "out", since=SINCE)
+    text = archive.csv.read_text()
+    assert f"'{hostile}".replace('"', '""') in text and "'@mallory" in text
+    cells = [cell for line in pd.read_csv(archive.csv, dtype=str, keep_default_na=False).itertuples(index=False)
+             for cell in line]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)]
+    assert pd.read_parquet(archive.parquet)["model"].tolist() == [hostile]
+    assert read_csv(archive.csv)[["user_id", "model"]].values.tolist() == [["@mallory", hostile]]

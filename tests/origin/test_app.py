@@ -112,7 +112,7 @@ async def test_invalid_chat_requests_are_400_naming_the_field(
     assert error["type"] == "invalid_request_error" and error["param"] == param and error["message"]
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b'{"a":' * 5000 + b"1" + b"}" * 5000])
 async def test_a_body_that_is_not_a_json_object_is_400(client: httpx.AsyncClient, raw: bytes) -> None:
     response = await client.post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 400

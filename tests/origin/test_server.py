@@ -239,3 +239,59 @@ def test_strict_args_for_the_stack_run_the_origin_strict(monkeypatch: pytest.Mon
     monkeypatch.setenv("GATEWAY_CODEX_TOKEN", "codex-token-4")
     codex = settings_from_args(build_parser().parse_args(strict_args(codex_token_env="GATEWAY_CODEX_TOKEN")))
     assert codex.access.mode == "codex" and codex.models == ("gpt-4o-mini", "llama3.2:3b")
+
+
+def test_stall_sends_the_first_event_then_nothing_until_the_client_leaves(live: LiveOrigin) -> None:
+    events: list[dict] = []
+    with httpx.Client(base_url=live.url, timeout=httpx.Timeout(5.0, read=0.4)) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            with client.stream(
+                "POST", "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"X-Origin-Fault": "stall"}
+            ) as response:
+                assert response.status_code == 200
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line[6:]))
+    assert len(events) == 1 and events[0]["choices"][0]["delta"]["role"] == "assistant"
+    stats = wait_until_released(live)
+    assert stats == 0, "the stalled stream kept its generation slot after the client left"
+
+
+def test_stall_holds_a_json_body_halfway(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=httpx.Timeout(5.0, read=0.4)) as client:
+        client.put("/_origin/faults", json={"stall_after_headers": True})
+        with client.stream("POST", "/v1/chat/completions", json=CHAT) as response:
+            assert response.status_code == 200
+            promised = int(response.headers["content-length"])
+            received = bytearray()
+            with pytest.raises(httpx.ReadTimeout):
+                for chunk in response.iter_bytes():
+                    received += chunk
+        assert 0 < len(received) < promised
+        client.delete("/_origin/faults")
+        assert client.post("/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_a_finite_stall_then_finishes_the_answer(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=5) as client:
+        started = time.monotonic()
+        response = client.post("/v1/chat/completions", json=CHAT, headers={"X-Origin-Fault": "stall=200"})
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200 and response.json()["object"] == "chat.completion"
+    assert elapsed >= 0.19
+
+
+def test_an_error_burst_over_http_then_recovery(live: LiveOrigin) -> None:
+    with httpx.Client(base_url=live.url, timeout=5) as client:
+        assert client.put("/_origin/faults", json={"error_burst": 3, "error_status": 503}).status_code == 200
+        statuses = [client.get("/v1/models").status_code for _ in range(5)]
+        assert client.get("/_origin/faults").json()["error_burst"] == 0
+    assert statuses == [503, 503, 503, 200, 200]
+
+
+def wait_until_released(live: LiveOrigin, timeout: float = 3.0) -> int:
+    """The origin's in-flight count once it drops to 0, or what it is at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while live.app.state.capacity.in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return live.app.state.capacity.in_flight
