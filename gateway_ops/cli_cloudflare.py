@@ -184,3 +184,70 @@ def tail(
         run_tail(load_settings(), output_format=format, duration=duration, on_line=typer.echo)
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+@friendly_errors
+def teardown(
+    yes: Annotated[bool, typer.Option("--yes", help="delete without asking (and archive the access log first "
+                                                    "unless --no-archive)")] = False,
+    archive: Annotated[Optional[bool], typer.Option("--archive/--no-archive", help="archive each access log before "
+                                                    "its database goes (default: ask; with --yes: archive)")] = None,
+) -> None:
+    """After the event: show, then (with confirmation) delete the Cloudflare resources and local attendee data."""
+    from .cloudflare.teardown import delete_planned, remaining
+
+    settings = load_settings()
+    plan = _teardown_plan(settings)
+    if plan.empty:
+        typer.echo("Nothing left to delete." + "".join(f"\n  (not checked: {n})" for n in plan.unchecked))
+        return
+    typer.echo("Teardown would delete:\n" + plan.text())
+    logs = [t for t, kind in (("cloudflare", "D1 database"), ("local", "state folder")) if plan.of_kind(kind)]
+    if logs and (archive if archive is not None else (yes or typer.confirm(
+            "Archive the access log first (Parquet + CSV under runs/)?", default=True))):
+        for target in logs:
+            _archive_before_teardown(settings, target)
+    if not yes and not typer.confirm(f"Delete these {len(plan.items)} item(s)? This cannot be undone."):
+        typer.echo("Nothing deleted.")
+        return
+    outcomes = delete_planned(plan, *_cloudflare_or_none(settings)[:2], on_item=lambda o: typer.echo(
+        f"  {'deleted' if o.deleted else 'FAILED '} {o.item.describe()}" + (f" — {o.detail}" if o.detail else "")))
+    left = remaining(_teardown_plan(settings))
+    typer.echo("Remains: " + ("nothing." if not left else "\n  " + "\n  ".join(left)))
+    if not all(o.deleted for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _cloudflare_or_none(settings):
+    """(client, account id, why not) — Cloudflare is skipped, not an error, when it is not configured."""
+    if settings.CLOUDFLARE_API_TOKEN is None or not settings.CLOUDFLARE_ACCOUNT_ID:
+        return None, None, "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID are not both set"
+    from .cloudflare_api import make_client
+
+    return make_client(settings), settings.CLOUDFLARE_ACCOUNT_ID, ""
+
+
+def _teardown_plan(settings):
+    from .cloudflare.teardown import plan_teardown
+    from .cloudflare.wrangler_toml import read_config
+    from .paths import runs_root
+
+    client, account, why = _cloudflare_or_none(settings)
+    return plan_teardown(client, account, read_config(), settings.GATEWAY_STATE_DIR, runs_root(),
+                         unchecked_reason=why)
+
+
+def _archive_before_teardown(settings, target: str) -> None:
+    """Exports the whole access log of ``target``; a log that cannot be read is said, not fatal."""
+    from .accesslog import open_access_log
+    from .dashboards.archive import export_archive
+    from .exceptions import GatewayOpsError
+    from .notebooks import new_run_dir
+
+    try:
+        written = export_archive(open_access_log(settings, target), new_run_dir() / f"archive-{target}")
+    except GatewayOpsError as error:
+        typer.echo(f"  no archive of the {target} access log: {error}")
+        return
+    typer.echo(f"  archived {written.rows:,} rows of the {target} access log to {written.parquet.parent}")

@@ -7,7 +7,6 @@ papermill writes parameters into the executed notebook.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from typing import Any
 import nbformat
 
 from .exceptions import NotebookError
-from .paths import NOTEBOOKS_DIR, RUNS_DIR
+from .paths import NOTEBOOKS_DIR, runs_root
 
 SECRET_NAME = re.compile(r"token|secret|password|api_?key|salt", re.IGNORECASE)
 
@@ -35,7 +34,7 @@ class NotebookRun:
 
 def new_run_dir(runs_dir: Path | None = None) -> Path:
     """A fresh ``runs/<UTC timestamp>/`` folder (``GATEWAY_RUNS_DIR`` moves ``runs/``)."""
-    runs_dir = runs_dir or Path(os.environ.get("GATEWAY_RUNS_DIR") or RUNS_DIR)
+    runs_dir = runs_dir or runs_root()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for suffix in ["", *(f"-{i}" for i in range(2, 100))]:
         folder = Path(runs_dir) / f"{stamp}{suffix}"

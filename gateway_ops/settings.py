@@ -2,7 +2,9 @@
 
 Tokens are ``SecretStr``: they print as ``**********`` in reprs, logs and notebook outputs, and
 only code that needs the value calls ``get_secret_value()`` (for the user-key secret, the
-``user_key_secret`` property does).
+``user_key_secret`` property does). ``ADMIN_TOKEN`` opens the Worker's admin API (the event
+controls); for the local stack, when it is unset, ``gateway_ops.controls.token`` finds the one
+``gateway-ops up`` wrote into the state folder.
 """
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,7 @@ class Settings(BaseSettings):
     GATEWAY_TARGET: Literal["local", "cloudflare"] = "local"
     GATEWAY_STATE_DIR: Path = Field(default=DEFAULT_STATE_DIR)
     USER_KEY_SECRET: SecretStr | None = None
+    ADMIN_TOKEN: SecretStr | None = None
 
     @property
     def gateway_url(self) -> str:

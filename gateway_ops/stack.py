@@ -4,6 +4,9 @@
 upstream URL is given), starts the Worker with local KV, D1 and Durable Objects persisted under the
 state folder, waits until ``/health`` answers, and on exit — normal, exception, Ctrl-C or SIGTERM
 — stops every child process group, leaving no port bound. Nothing leaves loopback.
+
+The local Worker always has an admin API: ``ADMIN_TOKEN`` from its settings, or else the token
+generated once into ``state_dir/admin_token`` (0600), where local commands find it.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import httpx
 from .cloudflare import wrangler
 from .cloudflare.errors import WranglerError
 from .cloudflare.wrangler import WRANGLER_ENV  # also imported from here by bench/worker_bench.py
+from .controls.token import ensure_local_token
 from .exceptions import PortInUseError, StackError
 from .log import logger
 from .paths import DEFAULT_STATE_DIR, WORKER_DIR
@@ -36,6 +40,7 @@ WORKER_SETTING_NAMES = (
     "IP_HASH_SALT",
     "UPSTREAM_TIMEOUT_MS",
     "MAX_BODY_BYTES",
+    "ADMIN_TOKEN",
 )
 
 
@@ -52,6 +57,9 @@ class StackConfig:
     #: Worker settings; by default those of WORKER_SETTING_NAMES found in the environment.
     worker_settings: Mapping[str, str] | None = None
     ready_timeout: float = 60.0
+    #: without ADMIN_TOKEN in the Worker settings, use (or generate) the state folder's token;
+    #: False leaves the Worker without an admin API
+    admin_token: bool = True
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
@@ -91,6 +99,8 @@ class LocalStack:
         self.config = config or StackConfig()
         self.origin: ManagedProcess | None = None
         self.worker: ManagedProcess | None = None
+        #: the running Worker's ADMIN_TOKEN (None: no admin API); set when it starts, never printed
+        self.admin_token: str | None = None
 
     @property
     def url(self) -> str:
@@ -119,6 +129,9 @@ class LocalStack:
         settings = self.config.worker_settings
         if settings is None:
             settings = {name: os.environ[name] for name in WORKER_SETTING_NAMES if name in os.environ}
+        if self.config.admin_token and not settings.get("ADMIN_TOKEN"):
+            settings = {**settings, "ADMIN_TOKEN": ensure_local_token(self.state_dir)}
+        self.admin_token = settings.get("ADMIN_TOKEN") or None
         env = {k: v for k, v in os.environ.items() if k not in WORKER_SETTING_NAMES and k != "OPENCLAW_URL"}
         return {**env, **WRANGLER_ENV, **settings, "OPENCLAW_URL": self.origin_url}
 

@@ -1,6 +1,7 @@
 """The event report: one self-contained HTML file (plotly.js inlined, no network) from the access log.
 
-Totals, attendees active, requests and tokens by user, rate-limit hits, the error budget, latency
+Totals, attendees active, the timeline of interventions (event controls, when the log has the
+``control_events`` table), requests and tokens by user, rate-limit hits, the error budget, latency
 and requests over time, and the busiest minutes. ``build_report_html`` is pure (rows in, text
 out); ``write_report`` reads the log and writes the file.
 """
@@ -21,6 +22,7 @@ from ..exceptions import GatewayOpsError
 from ..results import Check
 from . import aggregate, figures, tables
 from .ranges import EARLIEST, LATEST, read_range, time_range
+from .timeline import timeline_html
 
 PAGE_STYLE = """<style>
 body {font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222;}
@@ -53,8 +55,12 @@ def _range_text(since: str, until: str) -> str:
 
 
 def build_report_html(raw_rows: pd.DataFrame, *, since: str = EARLIEST, until: str = LATEST,
-                      title: str = "Event report", slo: float = 0.99, generated_at: datetime | None = None) -> str:
-    """The report as one HTML document with plotly.js inlined in its head, so it opens offline."""
+                      title: str = "Event report", slo: float = 0.99, generated_at: datetime | None = None,
+                      control_events: pd.DataFrame | None = None) -> str:
+    """The report as one HTML document with plotly.js inlined in its head, so it opens offline.
+
+    ``control_events``: the table's rows for the timeline of interventions (None: no such table,
+    no section)."""
     rows = aggregate.prepare_rows(raw_rows)
     summary = aggregate.event_summary(rows, slo=slo)
     generated_at = generated_at or datetime.now(timezone.utc)
@@ -95,6 +101,7 @@ generated {generated_at:%Y-%m-%d %H:%M:%S} UTC</p>
 {_card("5xx errors", f"{summary['errors_5xx']:,}", "bad" if summary['errors_5xx'] else "good")}
 {_card("origin errors (502/504)", f"{summary['origin_errors']:,}", "bad" if summary['origin_errors'] else "good")}
 </div>
+{timeline_html(control_events, since, until)}
 <h2>Error budget</h2>
 <p>Target: {slo:.2%} of requests answered without a 5xx, which allows {summary['errors_allowed']:,.1f} errors in
 {summary['requests']:,} requests. Seen: {summary['errors_5xx']:,} ({summary['error_rate']:.3%}) —
@@ -148,7 +155,8 @@ def write_report(log: AccessLog, out: str | Path, *, since: str | None = None, u
     since_iso, until_iso = time_range(since, until)
     upto = queries.id_bounds(log)[1]
     raw = read_range(log, since_iso, until_iso, upto_id=upto, progress=progress)
-    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo)
+    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo,
+                                 control_events=queries.control_events(log))
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
