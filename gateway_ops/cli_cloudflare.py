@@ -203,11 +203,11 @@ def teardown(
         typer.echo("Nothing left to delete." + "".join(f"\n  (not checked: {n})" for n in plan.unchecked))
         return
     typer.echo("Teardown would delete:\n" + plan.text())
-    logs = [t for t, kind in (("cloudflare", "D1 database"), ("local", "state folder")) if plan.of_kind(kind)]
+    logs = _access_logs(settings, plan)
     if logs and (archive if archive is not None else (yes or typer.confirm(
             "Archive the access log first (Parquet + CSV under runs/)?", default=True))):
-        for target in logs:
-            _archive_before_teardown(settings, target)
+        for target, log in logs.items():
+            _archive_before_teardown(target, log)
     if not yes and not typer.confirm(f"Delete these {len(plan.items)} item(s)? This cannot be undone."):
         typer.echo("Nothing deleted.")
         return
@@ -238,15 +238,27 @@ def _teardown_plan(settings):
                          unchecked_reason=why)
 
 
-def _archive_before_teardown(settings, target: str) -> None:
-    """Exports the whole access log of ``target``; a log that cannot be read is said, not fatal."""
-    from .accesslog import open_access_log
+def _access_logs(settings, plan) -> dict:
+    """The access logs teardown would delete: the D1 database it found, the local state's."""
+    from .accesslog import CloudflareAccessLog, LocalAccessLog
+
+    logs = {}
+    for database in plan.of_kind("D1 database"):
+        client, account, _ = _cloudflare_or_none(settings)
+        logs["cloudflare"] = CloudflareAccessLog(client, account, database.ident)
+    if plan.of_kind("state folder"):
+        logs["local"] = LocalAccessLog(settings.GATEWAY_STATE_DIR)
+    return logs
+
+
+def _archive_before_teardown(target: str, log) -> None:
+    """Exports the whole access log; a log that cannot be read is said, not fatal."""
     from .dashboards.archive import export_archive
     from .exceptions import GatewayOpsError
     from .notebooks import new_run_dir
 
     try:
-        written = export_archive(open_access_log(settings, target), new_run_dir() / f"archive-{target}")
+        written = export_archive(log, new_run_dir() / f"archive-{target}")
     except GatewayOpsError as error:
         typer.echo(f"  no archive of the {target} access log: {error}")
         return
