@@ -25,6 +25,9 @@ const SETTINGS = {
   ALLOW_ANONYMOUS: "plain_text",
   UPSTREAM_TIMEOUT_MS: "plain_text",
   MAX_BODY_BYTES: "plain_text",
+  ORIGIN_MAX_CONCURRENCY: "plain_text",
+  ORIGIN_QUEUE_TIMEOUT_MS: "plain_text",
+  ADMIN_TOKEN: "secret_text",
 };
 
 const { values } = parseArgs({

@@ -9,7 +9,8 @@ import { GatewayError } from "./errors";
 export type AuthMode = "openai" | "codex";
 
 export interface GatewayConfig {
-  upstreamUrl: string;
+  /** The origin pool: `OPENCLAW_URL` split at commas (one URL is a pool of one). */
+  origins: string[];
   authMode: AuthMode;
   limitPerMinute: number;
   allowAnonymous: boolean;
@@ -17,6 +18,10 @@ export interface GatewayConfig {
   ipHashSalt: string | null;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
+  /** Slots per origin (same order as `origins`), or null: no gate. */
+  originMaxConcurrency: number[] | null;
+  originQueueTimeoutMs: number;
+  adminToken: string | null;
 }
 
 function misconfigured(name: string, why: string): GatewayError {
@@ -44,15 +49,15 @@ function flag(name: string, raw: string | undefined): boolean {
  * @throws GatewayError (500) naming the setting that is missing or malformed
  */
 export function readConfig(env: Env): GatewayConfig {
-  const upstreamUrl = (env.OPENCLAW_URL ?? "").trim();
-  if (!upstreamUrl) throw misconfigured("OPENCLAW_URL", "is not set");
-  if (!URL.canParse(upstreamUrl)) throw misconfigured("OPENCLAW_URL", "is not a URL");
+  const origins = (env.OPENCLAW_URL ?? "").split(",").map((url) => url.trim()).filter(Boolean);
+  if (origins.length === 0) throw misconfigured("OPENCLAW_URL", "is not set");
+  if (!origins.every((url) => URL.canParse(url))) throw misconfigured("OPENCLAW_URL", "is not a URL (or a comma-separated list of URLs)");
   const authMode = (env.AUTH_MODE ?? "openai").trim().toLowerCase() || "openai";
   if (authMode !== "openai" && authMode !== "codex") {
     throw misconfigured("AUTH_MODE", `must be "openai" or "codex", got "${env.AUTH_MODE}"`);
   }
   return {
-    upstreamUrl,
+    origins,
     authMode,
     limitPerMinute: nonNegativeInt("RATE_LIMIT_PER_MINUTE", env.RATE_LIMIT_PER_MINUTE, 50),
     allowAnonymous: flag("ALLOW_ANONYMOUS", env.ALLOW_ANONYMOUS),
@@ -60,5 +65,25 @@ export function readConfig(env: Env): GatewayConfig {
     ipHashSalt: env.IP_HASH_SALT || null,
     upstreamTimeoutMs: nonNegativeInt("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 120_000),
     maxBodyBytes: nonNegativeInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 4_194_304),
+    originMaxConcurrency: perOrigin("ORIGIN_MAX_CONCURRENCY", env.ORIGIN_MAX_CONCURRENCY, origins.length),
+    originQueueTimeoutMs: nonNegativeInt("ORIGIN_QUEUE_TIMEOUT_MS", env.ORIGIN_QUEUE_TIMEOUT_MS, 10_000),
+    adminToken: env.ADMIN_TOKEN || null,
   };
+}
+
+/**
+ * `ORIGIN_MAX_CONCURRENCY`: unset (no gate), one number for every origin, or one per origin.
+ * @returns slots per origin, or null when unset
+ */
+function perOrigin(name: string, raw: string | undefined, origins: number): number[] | null {
+  if (raw === undefined || raw.trim() === "") return null;
+  const values = raw.split(",").map((part) => Number(part.trim()));
+  if (!values.every((n) => Number.isSafeInteger(n) && n >= 1)) {
+    throw misconfigured(name, `must be a whole number ≥ 1 or a comma-separated list of them, got "${raw}"`);
+  }
+  if (values.length === 1) return Array.from({ length: origins }, () => values[0]);
+  if (values.length !== origins) {
+    throw misconfigured(name, `lists ${values.length} values for ${origins} origins in OPENCLAW_URL`);
+  }
+  return values;
 }

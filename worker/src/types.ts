@@ -17,6 +17,7 @@ import type { AccessLogVariables } from "./middleware/accessLog";
 import type { IdentityVariables } from "./middleware/identifyUser";
 import type { ConfigVariables } from "./middleware/loadConfig";
 import type { OriginCredentialVariables } from "./middleware/originCredential";
+import type { OriginPoolVariables } from "./middleware/originPool";
 import type { BodyVariables } from "./middleware/readBody";
 
 /** The variables of the stages that may or may not have run for a given request. */
@@ -24,6 +25,7 @@ export type StageVariables = ConfigVariables &
   IdentityVariables &
   BodyVariables &
   OriginCredentialVariables &
+  OriginPoolVariables &
   OriginVariables &
   ErrorBoundaryVariables;
 

@@ -31,7 +31,16 @@ const chatPost = (user: string, extra: Record<string, unknown> = {}) => ({
 });
 
 /** The columns every row has, as a GET /v1/models that never reached the origin would log them. */
-const BASE = { method: "GET", endpoint: "/v1/models", model: null, tokens_est: null, stream: 0, ip_hash: null };
+const BASE = {
+  method: "GET",
+  endpoint: "/v1/models",
+  model: null,
+  tokens_est: null,
+  stream: 0,
+  ip_hash: null,
+  origin: null,
+  gate_wait_ms: null,
+};
 
 /**
  * Checks the row of `response`: its id and times are consistent, and every other column equals
@@ -50,7 +59,8 @@ async function expectRow(response: Response, expected: Partial<LogRow>, reachedO
   } else {
     expect(ttfb_ms).toBeNull();
   }
-  expect(rest).toEqual({ ...BASE, ...expected });
+  // A request that reached the origin went to the pool's only origin, index "0".
+  expect(rest).toEqual({ ...BASE, ...(reachedOrigin ? { origin: "0" } : {}), ...expected });
   return row;
 }
 
@@ -156,7 +166,7 @@ describe("origin faults", () => {
     });
     const user = freshUser();
     const { response } = await call("/v1/models", { headers: { "X-User-ID": user } });
-    await expectRow(response, { user_id: user, status: 502, error_class: "upstream_unreachable" }, false);
+    await expectRow(response, { user_id: user, status: 502, error_class: "upstream_unreachable", origin: "0" }, false);
   });
 
   it("an origin that sends no headers in time", async () => {
@@ -168,7 +178,7 @@ describe("origin faults", () => {
     );
     const user = freshUser();
     const { response } = await call("/v1/models", { headers: { "X-User-ID": user } }, { UPSTREAM_TIMEOUT_MS: "100" });
-    const row = await expectRow(response, { user_id: user, status: 504, error_class: "upstream_timeout" }, false);
+    const row = await expectRow(response, { user_id: user, status: 504, error_class: "upstream_timeout", origin: "0" }, false);
     expect(row.latency_ms).toBeGreaterThanOrEqual(100);
   });
 });

@@ -218,6 +218,8 @@ describe("accessRecordOf", () => {
     tokens: 12,
     relayFailure: null,
     ipHash: null,
+    originIndex: 1,
+    gateWaitMs: 40,
   };
 
   it("times ttfb and latency from the request's start", () => {
@@ -235,8 +237,15 @@ describe("accessRecordOf", () => {
       error_class: null,
       ip_hash: null,
       created_at: "2026-11-28T09:30:00.123Z",
+      origin: "1",
+      gate_wait_ms: 40,
     });
     expect(accessRecordOf({ ...facts, originHeadersAt: null }).ttfb_ms).toBeNull();
+  });
+
+  it("logs the origin's pool index as text, and no origin or wait when there was none", () => {
+    expect(accessRecordOf({ ...facts, originIndex: 0, gateWaitMs: 0 })).toMatchObject({ origin: "0", gate_wait_ms: 0 });
+    expect(accessRecordOf({ ...facts, originIndex: null, gateWaitMs: null })).toMatchObject({ origin: null, gate_wait_ms: null });
   });
 
   it("classifies an origin error status when the relay (stream or not) ended normally", () => {
@@ -262,8 +271,8 @@ describe("context types (checked by tsc)", () => {
     expectTypeOf<Vars["requestId"]>().toEqualTypeOf<string>();
     expectTypeOf<Vars["config"]>().toEqualTypeOf<GatewayConfig | undefined>();
     expectTypeOf<Vars["user"]>().toEqualTypeOf<Identity | undefined>();
-    expectTypeOf<Vars>().pick<"body" | "origin" | "originCredential" | "answeredError">().toEqualTypeOf<
-      Partial<Pick<Vars, "body" | "origin" | "originCredential" | "answeredError">>
+    expectTypeOf<Vars>().pick<"body" | "origin" | "originCredential" | "pool" | "answeredError">().toEqualTypeOf<
+      Partial<Pick<Vars, "body" | "origin" | "originCredential" | "pool" | "answeredError">>
     >();
   });
 });

@@ -2,7 +2,8 @@
  * @module handlers/proxyHandler
  * Sends an identified, admitted request to the origin and relays the answer: the origin's status,
  * safe headers and body. Event streams are relayed event by event; JSON bodies are read once to
- * learn their token usage. Faults reaching the origin become 502/504 via `fetchUpstream`. What it
+ * learn their token usage. The origin pool (`c.var.pool`) chooses the origin and holds its slot;
+ * faults reaching the origin become 502/504 via `fetchUpstream`. What it
  * learns (when the headers came, the tokens, how the relay ended) it publishes as `c.var.origin`
  * for the access log; it writes no log field itself.
  */
@@ -11,10 +12,10 @@ import type { AccessLogVariables } from "../middleware/accessLog";
 import type { IdentityVariables } from "../middleware/identifyUser";
 import type { ConfigVariables } from "../middleware/loadConfig";
 import type { OriginCredentialVariables } from "../middleware/originCredential";
+import type { OriginPoolVariables } from "../middleware/originPool";
 import type { BodyVariables } from "../middleware/readBody";
 import type { StageEnv } from "../types";
-import { fetchUpstream } from "../upstream/fetchUpstream";
-import { clientResponseHeaders, upstreamRequestHeaders, upstreamUrl } from "../upstream/headers";
+import { clientResponseHeaders, upstreamRequestHeaders } from "../upstream/headers";
 import { meterEventStream, type StreamOutcome } from "../upstream/meterEventStream";
 import { totalTokensInJson } from "../upstream/usage";
 
@@ -37,6 +38,7 @@ type ProxyEnv = StageEnv<
     IdentityVariables &
     BodyVariables &
     OriginCredentialVariables &
+    OriginPoolVariables &
     OriginVariables
 >;
 
@@ -51,8 +53,9 @@ export async function proxyHandler(c: Context<ProxyEnv>): Promise<Response> {
     auth: c.var.originCredential,
     dropAuthorization: config.authMode === "codex",
   });
-  const upstream = await fetchUpstream(
-    upstreamUrl(config.upstreamUrl, url.pathname, url.search),
+  const upstream = await c.var.pool.send(
+    url.pathname,
+    url.search,
     {
       method: c.req.method,
       headers,

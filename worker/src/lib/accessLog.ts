@@ -19,6 +19,10 @@ export interface AccessRecord {
   error_class: string | null;
   ip_hash: string | null;
   created_at: string;
+  /** Index (as text) in OPENCLAW_URL of the origin the request was sent to last; null if none. */
+  origin: string | null;
+  /** Time spent waiting at the origin gate; null without a gate (ORIGIN_MAX_CONCURRENCY unset). */
+  gate_wait_ms: number | null;
 }
 
 /**
@@ -49,6 +53,10 @@ export interface RequestFacts {
   relayFailure: StreamFailure | null;
   /** The keyed hash of the client IP, or null without `IP_HASH_SALT`. */
   ipHash: string | null;
+  /** From the origin pool: index of the origin the request was sent to last, or null. */
+  originIndex: number | null;
+  /** From the origin pool: time waited at the gate, or null without a gate. */
+  gateWaitMs: number | null;
 }
 
 /** Error class for a status no stage classified: an origin 4xx/5xx passed through. */
@@ -79,6 +87,8 @@ export function accessRecordOf(facts: RequestFacts): AccessRecord {
     error_class: facts.answeredErrorClass ?? facts.relayFailure ?? errorClassOfStatus(facts.status),
     ip_hash: facts.ipHash,
     created_at: new Date(facts.startedAt).toISOString(),
+    origin: facts.originIndex === null ? null : String(facts.originIndex),
+    gate_wait_ms: facts.gateWaitMs,
   };
 }
 
@@ -87,8 +97,8 @@ export async function insertAccessRecord(db: D1Database, r: AccessRecord): Promi
   await db
     .prepare(
       `INSERT INTO requests (request_id, user_id, method, endpoint, model, status, latency_ms, ttfb_ms,
-         tokens_est, stream, error_class, ip_hash, created_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+         tokens_est, stream, error_class, ip_hash, created_at, origin, gate_wait_ms)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)`,
     )
     .bind(
       r.request_id,
@@ -104,6 +114,8 @@ export async function insertAccessRecord(db: D1Database, r: AccessRecord): Promi
       r.error_class,
       r.ip_hash,
       r.created_at,
+      r.origin,
+      r.gate_wait_ms,
     )
     .run();
 }

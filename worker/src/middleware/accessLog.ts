@@ -2,7 +2,7 @@
  * @module middleware/accessLog
  * Outermost middleware: gives the request its id and, once the response — streams included — has
  * been sent, writes exactly one row built by `accessRecordOf` from what the stages published
- * (identity, body, origin exchange, answered error). It is the only writer of the row: the other
+ * (identity, body, origin pool, origin exchange, answered error). It is the only writer of the row: the other
  * stages set their own context variables and never touch a log field. The write runs in
  * `executionCtx.waitUntil`, so logging never delays or breaks a response.
  */
@@ -34,7 +34,7 @@ export function accessLog() {
 
     c.res.headers.set("X-Request-ID", requestId);
     if (UNLOGGED_PATHS.has(c.req.path)) return;
-    const { user, config, body, origin, answeredError } = c.var;
+    const { user, config, body, pool, origin, answeredError } = c.var;
     // Logged under its identity once known, else under what it claims (or a placeholder).
     const claimed = checkUserId(c.req.header("X-User-ID") ?? null);
     const userId = user?.userId ?? claimedUserId(claimed, config?.allowAnonymous ?? false);
@@ -57,6 +57,8 @@ export function accessLog() {
         tokens,
         relayFailure: failure,
         ipHash: salt && ip ? await ipHash(salt, ip) : null,
+        originIndex: pool?.origin ?? null,
+        gateWaitMs: pool?.gateWaitMs ?? null,
       });
       await insertAccessRecord(c.env.DB, record);
     };
