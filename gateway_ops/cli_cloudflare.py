@@ -80,7 +80,7 @@ def bootstrap(
 @secrets_app.command("set")
 @friendly_errors
 def secrets_set(
-    name: Annotated[str, typer.Argument(help="OPENCLAW_URL, AUTH_MODE, USER_KEY_SECRET or IP_HASH_SALT")],
+    name: Annotated[str, typer.Argument(help="OPENCLAW_URL, AUTH_MODE, USER_KEY_SECRET, IP_HASH_SALT or ADMIN_TOKEN")],
     from_env: Annotated[Optional[str], typer.Option("--from-env", metavar="VAR",
                                                     help="read the value from this environment variable")] = None,
     generate: Annotated[bool, typer.Option("--generate", help="generate a random key (USER_KEY_SECRET, IP_HASH_SALT)")] = False,
