@@ -195,7 +195,7 @@ def teardown(
                                                     "its database goes (default: ask; with --yes: archive)")] = None,
 ) -> None:
     """After the event: show, then (with confirmation) delete the Cloudflare resources and local attendee data."""
-    from .cloudflare.teardown import delete_planned, remaining
+    from .cloudflare.teardown import delete_planned
 
     settings = load_settings()
     plan = _teardown_plan(settings)
@@ -213,8 +213,11 @@ def teardown(
         return
     outcomes = delete_planned(plan, *_cloudflare_or_none(settings)[:2], on_item=lambda o: typer.echo(
         f"  {'deleted' if o.deleted else 'FAILED '} {o.item.describe()}" + (f" — {o.detail}" if o.detail else "")))
-    left = remaining(_teardown_plan(settings))
-    typer.echo("Remains: " + ("nothing." if not left else "\n  " + "\n  ".join(left)))
+    left = _teardown_plan(settings)
+    if left.empty:
+        typer.echo("Remains: nothing." + "".join(f"\n  (not checked: {note})" for note in left.unchecked))
+    else:
+        typer.echo("Remains:\n" + left.text())
     if not all(o.deleted for o in outcomes):
         raise typer.Exit(1)
 

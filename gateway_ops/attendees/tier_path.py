@@ -27,7 +27,7 @@ from .tiers import _limit, clear_tiers, set_tiers
 class TierChange:
     users: tuple[str, ...]
     limit: int | None  # None: cleared
-    via: str  # "admin API" or "KV"
+    via: str  # "the admin API" or "KV"
     delay_seconds: int  # how long until every location sees it
     note: str = ""  # why KV was used, when it was
 
@@ -39,7 +39,7 @@ class TierChange:
             what = f"{who}: back to the shared limit"
         else:
             what = f"{who}: {'blocked' if self.limit == 0 else f'{self.limit} requests/minute'}"
-        return f"{what}, via the {self.via}, in effect {when}." + (f" ({self.note})" if self.note else "")
+        return f"{what}, via {self.via}, in effect {when}." + (f" ({self.note})" if self.note else "")
 
 
 def _open(settings: Settings, target: str | None, url: str | None, admin):
@@ -57,7 +57,7 @@ def set_tier(settings: Settings, user: str, limit: object, *, target: str | None
     client = _open(settings, target, url, admin)
     try:
         client.set_tier(user, value)
-        return TierChange((user,), value, "admin API", 0)
+        return TierChange((user,), value, "the admin API", 0)
     except (AdminTokenMissingError, AdminUnavailableError) as error:
         note = f"no admin path: {error}"
     store = open_kv(settings, target)
@@ -70,7 +70,7 @@ def clear_tier(settings: Settings, users: Iterable[str], *, target: str | None =
     """Removes users' limits: the admin value (when there is an admin path) and the KV key."""
     users = tuple(check_user_id(user) for user in users)
     client = _open(settings, target, url, admin)
-    via, note = "admin API", ""
+    via, note = "the admin API", ""
     try:
         for user in users:
             client.clear_tier(user)
@@ -78,5 +78,5 @@ def clear_tier(settings: Settings, users: Iterable[str], *, target: str | None =
         via, note = "KV", f"no admin path: {error}"
     store = open_kv(settings, target)
     clear_tiers(store, users)
-    delay = 0 if via == "admin API" and store.target == "local" else PROPAGATION_SECONDS[store.target]
+    delay = 0 if via == "the admin API" and store.target == "local" else PROPAGATION_SECONDS[store.target]
     return TierChange(users, None, via, delay, note)

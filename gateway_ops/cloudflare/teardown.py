@@ -170,7 +170,3 @@ def delete_planned(plan: TeardownPlan, client: Any | None, account_id: str | Non
         outcomes.append(outcome)
     return outcomes
 
-
-def remaining(plan_after: TeardownPlan) -> list[str]:
-    """What a fresh look still finds, one line each (empty: nothing left)."""
-    return [item.describe() for item in plan_after.items] + [f"not checked: {n}" for n in plan_after.unchecked]

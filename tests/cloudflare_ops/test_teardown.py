@@ -95,7 +95,7 @@ def test_a_failed_deletion_is_reported_and_remains(cli_on_fake):
     result = runner.invoke(cli.app, ["teardown", "--yes", "--no-archive"])
     assert result.exit_code == 1
     assert "FAILED  D1 database: organized-gateway" in result.output
-    assert "Remains: \n  D1 database: organized-gateway" in result.output
+    assert "Remains:\n  - D1 database: organized-gateway (" in result.output
 
 
 def test_something_already_gone_counts_as_deleted(event, client):
