@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..settings import Settings
+if TYPE_CHECKING:  # the local stack imports this module: keep it free of pydantic
+    from ..settings import Settings
 
 TOKEN_FILE = "admin_token"
 
@@ -46,7 +48,7 @@ def ensure_local_token(state_dir: str | Path) -> str:
     return token
 
 
-def find_admin_token(settings: Settings, target: str | None = None) -> str | None:
+def find_admin_token(settings: "Settings", target: str | None = None) -> str | None:
     """ADMIN_TOKEN from the settings; else, for the local target, the state folder's token file."""
     if settings.ADMIN_TOKEN is not None and settings.ADMIN_TOKEN.get_secret_value():
         return settings.ADMIN_TOKEN.get_secret_value()
@@ -55,7 +57,7 @@ def find_admin_token(settings: Settings, target: str | None = None) -> str | Non
     return None
 
 
-def missing_token_sentence(settings: Settings, target: str | None = None) -> str:
+def missing_token_sentence(settings: "Settings", target: str | None = None) -> str:
     """What to do when no token is found, for this target."""
     if (target or settings.GATEWAY_TARGET) == "local":
         return (f"No admin token: ADMIN_TOKEN is not set and {token_path(settings.GATEWAY_STATE_DIR)} does not exist — "

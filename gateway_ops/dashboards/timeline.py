@@ -44,7 +44,7 @@ def interventions(events: pd.DataFrame, since: str = EARLIEST, until: str = LATE
     columns = ["time", "action", "target", "change"]
     if events is None or events.empty:
         return pd.DataFrame(columns=columns)
-    stamps = pd.to_datetime(events["created_at"], utc=True, format="mixed")
+    stamps = pd.to_datetime(events["created_at"], utc=True, format="mixed", errors="coerce")
     keep = pd.Series(True, index=events.index)
     if since != EARLIEST:
         keep &= stamps >= utc(since)
