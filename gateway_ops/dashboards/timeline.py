@@ -34,6 +34,15 @@ def _describe(action: str, detail: object) -> str:
         return f"{value.get('tokens'):,} tokens per user per {value.get('per')}"
     if action == "models" and isinstance(value, list):
         return ", ".join(map(str, value))
+    if action == "tier" and isinstance(value, dict):
+        limit = value.get("limit")
+        return "back to the shared limit" if limit is None else "blocked" if limit == 0 else f"{limit} requests/min"
+    if action == "reissue" and isinstance(value, dict):
+        return f"new key (generation {value.get('generation')})"
+    if action == "revoke":
+        return "every key refused"
+    if action == "limit_per_minute":
+        return f"{value} requests/min"
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)

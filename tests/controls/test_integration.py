@@ -193,3 +193,16 @@ def test_reissue_and_revoke_touch_only_that_user(env, admin, prober):
     assert (status(alice, old), status(alice, new), status(bob, user_key(SECRET, bob))) == (401, 200, 200)
     assert runner.invoke(cli.app, ["attendees", "revoke", alice]).exit_code == 0
     assert (status(alice, new), status(bob, user_key(SECRET, bob))) == (401, 200)
+
+
+@NEEDS_CONTROLS
+def test_the_report_shows_the_interventions_the_worker_recorded(controlled, admin, tmp_path):
+    from gateway_ops.accesslog import LocalAccessLog
+    from gateway_ops.dashboards.report import write_report
+
+    user = fresh_user("tiered")
+    admin.change({"limit_per_minute": 7})
+    admin.set_tier(user, 0)
+    text = write_report(LocalAccessLog(controlled.state_dir), tmp_path / "report.html").path.read_text()
+    assert "Interventions" in text and "7 requests/min" in text and f"{user}</td>" in text
+    assert controlled.admin_token not in text and SECRET not in text

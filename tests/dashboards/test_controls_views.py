@@ -48,7 +48,7 @@ def test_interventions_read_as_words_in_time_order_within_the_range():
     rows = interventions(EVENTS, "2026-11-30T08:00:00.000Z", "2026-11-30T10:00:00.000Z")
     assert rows.to_dict("records") == [
         {"time": "2026-11-30 09:00:00", "action": "maintenance", "target": "everyone", "change": "on: back at 10:15"},
-        {"time": "2026-11-30 09:05:00", "action": "user limit", "target": "mallory", "change": "limit: 0"},
+        {"time": "2026-11-30 09:05:00", "action": "user limit", "target": "mallory", "change": "blocked"},
         {"time": "2026-11-30 09:10:00", "action": "token budget", "target": "everyone",
          "change": "20,000 tokens per user per event"}]
 
