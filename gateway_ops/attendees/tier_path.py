@@ -20,7 +20,7 @@ from ..controls.errors import AdminTokenMissingError, AdminUnavailableError
 from ..settings import Settings
 from .kv import PROPAGATION_SECONDS, open_kv
 from .roster import check_user_id
-from .tiers import _limit, clear_tiers, set_tiers
+from .tiers import clear_tiers, parse_limit, set_tiers
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _open(settings: Settings, target: str | None, url: str | None, admin):
 def set_tier(settings: Settings, user: str, limit: object, *, target: str | None = None, url: str | None = None,
              admin=None) -> TierChange:
     """Sets one user's limit (0 blocks), through the admin API when there is one, else KV."""
-    value = _limit(check_user_id(user), limit)
+    value = parse_limit(check_user_id(user), limit)
     client = _open(settings, target, url, admin)
     try:
         client.set_tier(user, value)

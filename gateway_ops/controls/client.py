@@ -49,6 +49,10 @@ class AdminClient:
     def has_token(self) -> bool:
         return bool(self._token)
 
+    def token_in(self, text: str) -> bool:
+        """Whether ``text`` holds this client's token (to prove a page shows no secret)."""
+        return bool(self._token) and self._token in text
+
     def close(self) -> None:
         self._http.close()
 

@@ -170,7 +170,7 @@ class ControlPanel:
 
     def page_text(self) -> str:
         """Everything the panel shows, as text (what ``checks`` searches for secrets)."""
-        return " ".join(str(getattr(w, "value", "")) for w in self._widgets())
+        return " ".join(f"{getattr(w, 'value', '')} {getattr(w, 'description', '')}" for w in self._widgets())
 
     def checks(self, secrets: tuple[str, ...] = ()) -> list[Check]:
         """Each step's check, that the controls were restored, and that no secret is on the page."""
@@ -180,10 +180,11 @@ class ControlPanel:
                             restored.line() if restored else "; ".join(self.errors[-1:]) or "unreadable",
                             restored is not None and self.initial is not None
                             and restored.to_json() == self.initial.to_json()))
-        hidden = [s for s in (self.admin._token, self.prober.secret, *secrets) if s]
-        shown = [s for s in hidden if s in self.page_text()]
-        checks.append(Check("no secret on the panel", f"none of {len(hidden)} secret(s) shown",
-                            f"{len(shown)} shown", not shown and bool(hidden)))
+        page = self.page_text()
+        hidden = [s for s in (self.prober.secret, *secrets) if s]
+        shown = [s for s in hidden if s in page] + (["the admin token"] if self.admin.token_in(page) else [])
+        checks.append(Check("no secret on the panel", f"none of {len(hidden) + self.admin.has_token} secret(s) shown",
+                            f"{len(shown)} shown", not shown and self.admin.has_token))
         return checks
 
     def summary(self) -> dict:
@@ -191,7 +192,13 @@ class ControlPanel:
                 "controls": self.initial.to_json() if self.initial else None}
 
     def _widgets(self) -> list[widgets.Widget]:
-        return [self.state, self.log, self.message, self.models]
+        """Every widget on the panel, its boxes walked through."""
+        found, pending = [], [self.view]
+        while pending:
+            widget = pending.pop()
+            found.append(widget)
+            pending.extend(getattr(widget, "children", ()))
+        return found
 
     def _layout(self) -> widgets.VBox:
         def row(*items):
