@@ -211,7 +211,8 @@ def teardown(
     if not yes and not typer.confirm(f"Delete these {len(plan.items)} item(s)? This cannot be undone."):
         typer.echo("Nothing deleted.")
         return
-    outcomes = delete_planned(plan, *_cloudflare_or_none(settings)[:2], on_item=lambda o: typer.echo(
+    client, account, _ = _cloudflare_or_none(settings)
+    outcomes = delete_planned(plan, client, account, on_item=lambda o: typer.echo(
         f"  {'deleted' if o.deleted else 'FAILED '} {o.item.describe()}" + (f" — {o.detail}" if o.detail else "")))
     left = _teardown_plan(settings)
     if left.empty:
@@ -243,9 +244,9 @@ def _teardown_plan(settings):
 
 def _access_logs(settings, plan) -> dict:
     """The access logs teardown would delete: the D1 database it found, the local state's."""
-    from .accesslog import CloudflareAccessLog, LocalAccessLog
+    from .accesslog import AccessLog, CloudflareAccessLog, LocalAccessLog
 
-    logs = {}
+    logs: dict[str, AccessLog] = {}
     for database in plan.of_kind("D1 database"):
         client, account, _ = _cloudflare_or_none(settings)
         logs["cloudflare"] = CloudflareAccessLog(client, account, database.ident)

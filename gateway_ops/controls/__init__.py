@@ -43,16 +43,11 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
-    from .client import AdminClient, open_admin
-    from .errors import (
-        AdminAuthError,
-        AdminError,
-        AdminRequestError,
-        AdminTokenMissingError,
-        AdminUnavailableError,
-        AdminUnreachableError,
-    )
-    from .model import Budget, Controls, budget_change, limit_change, maintenance_change, max_tokens_change, models_change
-    from .status import GatewayStatus, controls_line, controls_reader, read_status, status_text
-    from .token import ensure_local_token, find_admin_token, read_local_token
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only (the names __all__ lists)
+    from .client import AdminClient, open_admin  # noqa: F401
+    from .errors import AdminAuthError, AdminError, AdminRequestError, AdminTokenMissingError  # noqa: F401
+    from .errors import AdminUnavailableError, AdminUnreachableError  # noqa: F401
+    from .model import Budget, Controls, budget_change, limit_change, maintenance_change  # noqa: F401
+    from .model import max_tokens_change, models_change  # noqa: F401
+    from .status import GatewayStatus, controls_line, controls_reader, read_status, status_text  # noqa: F401
+    from .token import ensure_local_token, find_admin_token, read_local_token  # noqa: F401

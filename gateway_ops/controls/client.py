@@ -51,12 +51,12 @@ class AdminClient:
 
     def token_in(self, text: str) -> bool:
         """Whether ``text`` holds this client's token (to prove a page shows no secret)."""
-        return bool(self._token) and self._token in text
+        return self._token is not None and self._token != "" and self._token in text
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "AdminClient":
+    def __enter__(self) -> AdminClient:
         return self
 
     def __exit__(self, *exc_info) -> None:

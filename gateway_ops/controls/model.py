@@ -38,7 +38,7 @@ class Controls:
     updated_at: str | None = None
 
     @classmethod
-    def from_json(cls, data: Any) -> "Controls":
+    def from_json(cls, data: Any) -> Controls:
         """Reads the Worker's answer; :raises AdminError: when it is not the contract's shape."""
         try:
             maintenance = data.get("maintenance") or {}

@@ -84,28 +84,30 @@ class Prober:
 
 @dataclass
 class Step:
-    """One change of the tour: what was changed, the probes sent, and the check they make."""
+    """One change of the tour: what was changed, the check its probes make, and the probes sent."""
 
     change: str
+    check: Check
     probes: list[Probe] = field(default_factory=list)
-    check: Check | None = None
 
     def describe(self) -> str:
         sent = "; ".join(p.describe() for p in self.probes) or "no probe"
-        verdict = "" if self.check is None else (" ✔" if self.check.passed else " ✘ expected " + str(self.check.expected))
+        verdict = " ✔" if self.check.passed else f" ✘ expected {self.check.expected}"
+        if not self.probes and not self.check.passed:
+            sent = str(self.check.observed)
         return f"{self.change} → {sent}{verdict}"
 
 
 def check_maintenance(prober: Prober, message: str) -> Step:
     probe = prober.send()
     ok = probe.status == 503 and message in probe.message and probe.retry_after is not None
-    return Step(f"maintenance on ({message})", [probe],
-                Check("maintenance answers 503", f"503 with {message!r} and Retry-After", probe.describe(), ok))
+    return Step(f"maintenance on ({message})",
+                Check("maintenance answers 503", f"503 with {message!r} and Retry-After", probe.describe(), ok), [probe])
 
 
 def check_normal(prober: Prober, what: str) -> Step:
     probe = prober.send()
-    return Step(what, [probe], Check(f"{what}: requests pass", "200", probe.describe(), probe.status == 200))
+    return Step(what, Check(f"{what}: requests pass", "200", probe.describe(), probe.status == 200), [probe])
 
 
 def check_limit(prober: Prober, limit: int, sleep: Callable[[float], None] = time.sleep) -> Step:
@@ -115,25 +117,25 @@ def check_limit(prober: Prober, limit: int, sleep: Callable[[float], None] = tim
     probes = [prober.send(user) for _ in range(limit + 1)]
     statuses = [p.status for p in probes]
     expected = [200] * limit + [429]
-    return Step(f"limit {limit}/min", probes[-1:], Check(f"limit {limit}/min holds", expected, statuses,
-                                                         statuses == expected))
+    return Step(f"limit {limit}/min", Check(f"limit {limit}/min holds", expected, statuses, statuses == expected),
+                probes[-1:])
 
 
 def check_models(prober: Prober, allowed: str) -> Step:
     other = f"{allowed}-not-allowed"
     refused, admitted = prober.send(model=other), prober.send(model=allowed)
     ok = refused.status == 403 and allowed in refused.message and admitted.status == 200
-    return Step(f"models allow {allowed}", [refused, admitted],
+    return Step(f"models allow {allowed}",
                 Check("other models get 403", f"403 naming {allowed!r} for {other!r}; 200 for {allowed!r}",
-                      f"{refused.describe()} | {admitted.describe()}", ok))
+                      f"{refused.describe()} | {admitted.describe()}", ok), [refused, admitted])
 
 
 def check_cap(prober: Prober, cap: int) -> Step:
     """A request asking for 50× the cap gets an answer of at most ``cap`` completion tokens."""
     probe = prober.send(max_tokens=cap * 50)
     ok = probe.status == 200 and probe.completion_tokens is not None and probe.completion_tokens <= cap
-    return Step(f"max-tokens {cap}", [probe], Check("the cap lowers max_tokens", f"200 with ≤ {cap} completion tokens",
-                                                     probe.describe(), ok))
+    return Step(f"max-tokens {cap}", Check("the cap lowers max_tokens", f"200 with ≤ {cap} completion tokens",
+                                           probe.describe(), ok), [probe])
 
 
 def check_budget(prober: Prober, budget: int, timeout: float = 10.0,
@@ -147,6 +149,7 @@ def check_budget(prober: Prober, budget: int, timeout: float = 10.0,
         probes.append(prober.send(user))
     last = probes[-1]
     ok = probes[0].status == 200 and last.status == 429 and last.retry_after is not None
-    return Step(f"budget {budget} tokens per event", [probes[0], last],
+    return Step(f"budget {budget} tokens per event",
                 Check("a spent budget gets 429", "200, then 429 with Retry-After once spent",
-                      f"{len(probes)} requests; first {probes[0].describe()}; last {last.describe()}", ok))
+                      f"{len(probes)} requests; first {probes[0].describe()}; last {last.describe()}", ok),
+                [probes[0], last])

@@ -48,7 +48,7 @@ def ensure_local_token(state_dir: str | Path) -> str:
     return token
 
 
-def find_admin_token(settings: "Settings", target: str | None = None) -> str | None:
+def find_admin_token(settings: Settings, target: str | None = None) -> str | None:
     """ADMIN_TOKEN from the settings; else, for the local target, the state folder's token file."""
     if settings.ADMIN_TOKEN is not None and settings.ADMIN_TOKEN.get_secret_value():
         return settings.ADMIN_TOKEN.get_secret_value()
@@ -57,7 +57,7 @@ def find_admin_token(settings: "Settings", target: str | None = None) -> str | N
     return None
 
 
-def missing_token_sentence(settings: "Settings", target: str | None = None) -> str:
+def missing_token_sentence(settings: Settings, target: str | None = None) -> str:
     """What to do when no token is found, for this target."""
     if (target or settings.GATEWAY_TARGET) == "local":
         return (f"No admin token: ADMIN_TOKEN is not set and {token_path(settings.GATEWAY_STATE_DIR)} does not exist — "

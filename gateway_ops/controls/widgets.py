@@ -73,7 +73,7 @@ class ControlPanel:
 
     @classmethod
     def open(cls, settings: Settings, target: str | None = None, url: str | None = None,
-             model: str = "probe-model") -> "ControlPanel":
+             model: str = "probe-model") -> ControlPanel:
         """The panel for the gateway of ``url`` (default: GATEWAY_URL or the local stack)."""
         admin = open_admin(settings, target, url)
         return cls(admin, probes.Prober(url or settings.gateway_url, secret=settings.user_key_secret, model=model))
@@ -97,7 +97,7 @@ class ControlPanel:
         try:
             self.admin.change(change)
         except AdminError as error:
-            step = probes.Step(label, [], Check(label, "the change accepted", str(error), False))
+            step = probes.Step(label, Check(label, "the change accepted", str(error), False))
         else:
             self.show_state()
             step = verify()
@@ -174,7 +174,7 @@ class ControlPanel:
 
     def checks(self, secrets: tuple[str, ...] = ()) -> list[Check]:
         """Each step's check, that the controls were restored, and that no secret is on the page."""
-        checks = [step.check for step in self.steps if step.check is not None]
+        checks = [step.check for step in self.steps]
         restored = self.show_state()
         checks.append(Check("controls restored", self.initial.line() if self.initial else "controls readable",
                             restored.line() if restored else "; ".join(self.errors[-1:]) or "unreadable",

@@ -64,7 +64,7 @@ def interventions(events: pd.DataFrame, since: str = EARLIEST, until: str = LATE
         "time": stamps[keep].dt.strftime("%Y-%m-%d %H:%M:%S").to_list(),
         "action": [ACTIONS.get(a, a) for a in chosen["action"]],
         "target": [t if isinstance(t, str) and t else "everyone" for t in chosen["target"]],
-        "change": [_describe(a, d) for a, d in zip(chosen["action"], chosen["detail"])],
+        "change": [_describe(a, d) for a, d in zip(chosen["action"], chosen["detail"], strict=True)],
     }, columns=columns)
 
 

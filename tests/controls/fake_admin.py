@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 TOKEN = "admin-test-token-Q2w9"
-OFF = {"maintenance": {"on": False, "message": None}, "limit_per_minute": None, "models": None,
+OFF: dict[str, Any] = {"maintenance": {"on": False, "message": None}, "limit_per_minute": None, "models": None,
        "max_tokens": None, "budget": None, "updated_at": None}
 
 
@@ -25,6 +25,7 @@ class FakeAdmin:
     generations: dict[str, int] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    opened: list[tuple[str | None, str | None]] = field(default_factory=list)  # (target, url) per client opened
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)

@@ -19,16 +19,14 @@ runner = CliRunner()
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     admin = FakeAdmin()
-    opened = []
 
     def open_admin(settings, target=None, url=None, transport=None):
-        opened.append((target, url))
+        admin.opened.append((target, url))
         return client_module.AdminClient(url or "http://gateway.test", TOKEN, transport=admin.transport())
 
     monkeypatch.setattr(client_module, "open_admin", open_admin)
     monkeypatch.setenv("GATEWAY_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("GATEWAY_RUNS_DIR", str(tmp_path / "runs"))
-    admin.opened = opened
     return admin
 
 

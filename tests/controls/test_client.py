@@ -39,8 +39,13 @@ def test_a_change_is_patched_and_the_new_controls_come_back():
 
 
 def test_the_token_goes_only_in_the_authorization_header():
-    seen = []
-    transport = httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json={"gate": {}}))
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"gate": {}})
+
+    transport = httpx.MockTransport(answer)
     client = AdminClient(URL, TOKEN, transport=transport)
     client.status()
     assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"

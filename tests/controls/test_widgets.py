@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ def emulated_gateway(admin: FakeAdmin, obey: bool = True) -> httpx.MockTransport
 
     def handle(request: httpx.Request) -> httpx.Response:
         body, user = json.loads(request.content), request.headers["x-user-id"]
-        c = admin.controls if obey else OFF
+        c: dict[str, Any] = admin.controls if obey else OFF
         if c["maintenance"]["on"]:
             return httpx.Response(503, json={"error": c["maintenance"]["message"] or "maintenance"},
                                   headers={"Retry-After": "60"})
