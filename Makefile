@@ -1,6 +1,7 @@
 # organized-gateway — every target installs what it needs first, and only once.
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
+#   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); the first step of make test
 #   make test-fast  the Python tests that need no local stack, notebook kernel or browser (< 1 min)
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
@@ -19,9 +20,18 @@ CHROMIUM := /usr/bin/chromium
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
 export WRANGLER_LOG_SANITIZE := true
+# `make test REPORTS=test-artifacts/reports` (CI) also writes JUnit XML of both suites there and keeps
+# pytest's temporary folders (executed notebooks, result.json files) under it; unset, nothing changes.
+REPORTS ?=
+ifneq ($(REPORTS),)
+PYTEST_ARGS += --junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pytest-tmp
+VITEST_ARGS += --reporter=default --reporter=junit --outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml
+endif
 
-.PHONY: demo test test-fast test-worker test-python up bench install clean
+.PHONY: demo lint test test-fast test-worker test-python up bench install chromium clean
 
+# conda users: `make install chromium VENV="$CONDA_PREFIX"` (README, environment.yml) runs the same steps
+# in the conda environment instead of creating .venv/.
 install: $(PIP_STAMP) $(NPM_STAMP) $(WORKER_TYPES)
 
 $(PIP_STAMP): pyproject.toml
@@ -39,39 +49,54 @@ $(NPM_STAMP): worker/package-lock.json worker/package.json
 $(WORKER_TYPES): worker/wrangler.toml | $(NPM_STAMP)
 	cd worker && WRANGLER_LOG=error npm run --silent cf-typegen
 
+chromium: $(CHROMIUM)
+
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: test-worker test-python
+test: lint test-worker test-python
+
+# What they check and on which files: [tool.ruff] and [tool.mypy] in pyproject.toml. mypy keeps its
+# cache in .mypy_cache/, so a second run only re-checks what changed.
+lint: $(PIP_STAMP)
+	$(VENV)/bin/ruff check gateway_ops tests bench
+	$(VENV)/bin/mypy
 
 test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit
-	cd worker && npx vitest run
+	cd worker && npx vitest run $(VITEST_ARGS)
 
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
-	$(PY) -m pytest
+	$(if $(REPORTS),mkdir -p $(REPORTS))
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The markers are set from the fixtures each test uses (tests/conftest.py, tests/slow_marks.py).
 test-fast: $(PIP_STAMP)
 	$(PY) -m pytest -q -m "not stack and not notebook and not browser"
 
+# `make demo UPSTREAM_URL=http://…` rehearses against an existing origin (GATEWAY_CLIENT_API_KEY set).
 demo: install
-	$(VENV)/bin/gateway-ops demo
+	$(VENV)/bin/gateway-ops demo $(if $(UPSTREAM_URL),--upstream-url $(UPSTREAM_URL))
 
 # The local stack and the live dashboard (http://127.0.0.1:8866/) in the background, JupyterLab in
-# the foreground; Ctrl-C stops all three.
+# the foreground; Ctrl-C stops all three. JupyterLab stays offline and quiet: no news feed, no update
+# check, and notebooks/.jupyterlab-settings/overrides.json answers "Never" to its news question (a
+# pop-up that news_url=None alone does not stop) and starts the notebook's Python kernel without a
+# "Select Kernel" dialog. tests/dashboards/test_jupyterlab.py runs JupyterLab with these flags.
 up: install
 	@trap 'kill -TERM $$STACK $$DASH 2>/dev/null; wait $$STACK $$DASH' EXIT; \
 	$(VENV)/bin/gateway-ops up & STACK=$$!; \
 	$(VENV)/bin/gateway-ops dashboard --port 8866 & DASH=$$!; \
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --allow-root --notebook-dir=notebooks \
-	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  --LabApp.app_settings_dir=notebooks/.jupyterlab-settings
 
 bench: install
 	$(PY) bench/worker_bench.py
 	$(PY) bench/loadtest_bench.py
 	$(PY) bench/dashboard_bench.py
 
+# .venv by name, never $(VENV): that may be a conda environment.
 clean:
-	rm -rf $(VENV) worker/node_modules worker/.wrangler $(WORKER_TYPES)
+	rm -rf .venv worker/node_modules worker/.wrangler $(WORKER_TYPES)

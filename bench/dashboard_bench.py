@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ import pandas as pd
 from gateway_ops import queries
 from gateway_ops.accesslog import D1_SUBDIR, LocalAccessLog
 from gateway_ops.dashboards import aggregate
-from gateway_ops.dashboards.live import LiveFeed, iso_z
+from gateway_ops.dashboards.live import LiveFeed, created_at_text
 from gateway_ops.paths import MIGRATIONS_DIR
 
 FIRST_LOAD_TARGET_S = 2.0
@@ -105,7 +105,7 @@ def frames_of(feed: LiveFeed) -> dict:
 def naive_refresh(log: LocalAccessLog) -> tuple[int, float]:
     """Re-reads the last hour and re-aggregates: what the dashboard would do without incremental reads."""
     started = time.perf_counter()
-    since = iso_z(datetime.now(timezone.utc) - timedelta(hours=1))
+    since = created_at_text(datetime.now(UTC) - timedelta(hours=1))
     raw = log.query(f"SELECT {queries.LIVE_COLUMNS} FROM requests WHERE created_at >= ?", [since])
     rows = aggregate.prepare_rows(raw)
     totals = aggregate.prepare_totals(queries.user_requests_upto(log, 10**12), aggregate.LIVE_TOTALS_COLUMNS)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as folder:
         state = Path(folder)
         path = make_database(state)
-        end = datetime.now(timezone.utc)
+        end = datetime.now(UTC)
         print(f"Filling {args.rows:,} rows over {args.users:,} users and {args.span_hours:g} h …", flush=True)
         started = time.perf_counter()
         fill(path, generate_rows(rng, args.rows, args.users, end - timedelta(hours=args.span_hours), end))
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
         refresh_ms, refresh_rows = [], []
         for _ in range(args.repeats):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             fill(path, generate_rows(rng, args.new_rows, args.users, now - timedelta(seconds=5), now))
             started = time.perf_counter()
             stats = feed.refresh()
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             dashboard, build_s = timed(lambda: Dashboard(feed))
             widget_ms = []
             for _ in range(args.repeats):
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 fill(path, generate_rows(rng, args.new_rows, args.users, now - timedelta(seconds=5), now))
                 _, seconds = timed(dashboard.refresh)
                 widget_ms.append(seconds * 1000)

@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -91,6 +90,7 @@ def start_origin(stack: ExitStack, cpu: int | None) -> tuple[str, int]:
     stack.callback(origin.stop)
     origin.start(ready=lambda line: line.startswith("origin ready"))
     origin.wait_ready(30)
+    assert origin.pid is not None  # started
     return f"http://{HOST}:{port}", origin.pid
 
 

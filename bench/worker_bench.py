@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import TypeVar
 
@@ -469,10 +469,10 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain aligned text table (first column left-aligned, the others right-aligned)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -549,7 +549,7 @@ def origin_report(steps: Sequence[StepResult]) -> str:
 def report(run: Run, args: argparse.Namespace) -> str:
     """The whole printed report: setup, the floor, each runtime, the ratios, the reference."""
     header = (
-        f"worker_bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"worker_bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}\n"
         f"workload: {WORKLOAD}\n"
         "origin: simulated, profile instant\n"
@@ -575,7 +575,7 @@ def figures(run: Run, args: argparse.Namespace) -> dict:
                     "p50": round(step.p50_ms / other.p50_ms, 3) if step.p50_ms and other.p50_ms else None,
                 }
     return {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "workload": WORKLOAD,
         "origin": "simulated, profile instant",

@@ -17,8 +17,8 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
-from . import cli_attendees, cli_cloudflare, cli_control, cli_dashboard, cli_loadtest
-from .cli_support import GatewayUrl, Profile, Target, friendly_errors, stop_on_sigterm
+from . import cli_attendees, cli_ci, cli_cloudflare, cli_control, cli_dashboard, cli_loadtest, cli_origin
+from .cli_support import GatewayUrl, Model, Profile, Target, friendly_errors, stop_on_sigterm
 from .exceptions import GatewayOpsError
 from .results import checks_frame
 from .settings import load_settings
@@ -62,11 +62,14 @@ def smoke(
     url: GatewayUrl = None,
     target: Target = None,
     user_id: Annotated[str, typer.Option(help="X-User-ID of the test request")] = "smoke-test",
+    model: Model = None,
 ) -> None:
-    """Health, one real request, and its row in the access log; exit 0 only if all pass."""
+    """Health, one real request, and its row in the access log; exit 0 only if all pass.
+
+    The request carries GATEWAY_CLIENT_API_KEY as `Authorization: Bearer …` (from the environment)."""
     settings = load_settings()
     checks = run_smoke(url or settings.gateway_url, open_access_log(settings, target), user_id=user_id,
-                       key_secret=settings.user_key_secret)
+                       key_secret=settings.user_key_secret, api_key=settings.client_api_key, model=model)
     typer.echo(checks_frame(checks).to_string(index=False))
     if not all(c.passed for c in checks):
         raise typer.Exit(1)
@@ -95,12 +98,17 @@ def query(
 @friendly_errors
 def demo(
     profile: Profile = "mac-mini",
+    upstream_url: Annotated[Optional[str], typer.Option(
+        help="rehearse against this origin instead of the simulated one (needs GATEWAY_CLIENT_API_KEY)")] = None,
 ) -> None:
-    """Rehearse an event on the local stack: start it, run the notebooks, report, stop."""
+    """Rehearse an event on the local stack: start it, run the notebooks, report, stop.
+
+    The origin requires GATEWAY_CLIENT_API_KEY; for its own simulated origin the rehearsal
+    generates one when it is not set."""
     from .demo import run_demo
 
     stop_on_sigterm()
-    runs = run_demo(load_settings(), say=typer.echo, profile=profile)
+    runs = run_demo(load_settings(), say=typer.echo, profile=profile, upstream_url=upstream_url)
     failed = [run.name for run in runs if not run.passed]
     if failed:
         typer.secho(f"Failed: {', '.join(failed)}", fg=typer.colors.RED, err=True)
@@ -108,7 +116,7 @@ def demo(
     typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
 
 
-for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_control, cli_loadtest):
+for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_control, cli_loadtest, cli_ci, cli_origin):
     app.add_typer(area.app)  # no name: the area's commands and groups join the top level
 
 

@@ -40,7 +40,11 @@ def keys(
         raise typer.BadParameter("give exactly one of --count or --names")
     settings = load_settings()
     roster = read_names_csv(names) if names else None
-    user_ids = user_ids_for_names(roster) if roster else user_ids_numbered(count, prefix)
+    if roster:
+        user_ids = user_ids_for_names(roster)
+    else:
+        assert count is not None  # exactly one of --count and --names, checked above
+        user_ids = user_ids_numbered(count, prefix)
     frame = issue_keys(user_ids, settings.user_key_secret or "", names=roster)
     write_keys_csv(frame, out)
     typer.echo(f"Wrote {len(frame)} attendee keys to {out} (keep it private).")

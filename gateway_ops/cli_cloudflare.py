@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_support import Target, friendly_errors, stop_on_sigterm
+from .cli_support import Model, Target, friendly_errors, stop_on_sigterm
 from .exceptions import SettingsError
 from .results import checks_frame
 from .settings import load_settings
@@ -37,6 +37,8 @@ def preflight(
     hours: Annotated[float, typer.Option(help="event duration in hours")] = 3.0,
     auth_mode: Annotated[str, typer.Option(help="openai or codex (codex reads one more KV key per request)")] = "openai",
     skip_token: Annotated[bool, typer.Option("--skip-token", help="only the plan limits (no Cloudflare calls)")] = False,
+    gate: Annotated[bool, typer.Option("--gate", help="ORIGIN_MAX_CONCURRENCY set: count the gate's Durable Object calls")] = False,
+    answer_seconds: Annotated[float, typer.Option(help="with --gate: average answer duration (s); a lease renewal per 10 s")] = 0.0,
 ) -> None:
     """Check the token's permissions and whether the event fits the plan's daily limits."""
     from .cloudflare.preflight import EventPlan, check_token, max_attendees, plan_checks
@@ -46,7 +48,8 @@ def preflight(
         client, account, _ = _cloudflare(load_settings())
         checks += check_token(client, account)
     if attendees is not None:
-        plan = EventPlan(attendees=attendees, requests_per_minute=rpm, hours=hours, auth_mode=auth_mode)
+        plan = EventPlan(attendees=attendees, requests_per_minute=rpm, hours=hours, auth_mode=auth_mode, gate=gate,
+                         answer_seconds=answer_seconds)
         checks += plan_checks(plan)
     if not checks:
         raise typer.BadParameter("give --attendees for the plan check, or drop --skip-token")
@@ -151,6 +154,7 @@ def secrets_list() -> None:
 def deploy(
     url: Annotated[Optional[str], typer.Option(help="smoke-test this URL instead of the one wrangler prints")] = None,
     skip_smoke: Annotated[bool, typer.Option("--skip-smoke", help="deploy only")] = False,
+    model: Model = None,
 ) -> None:
     """wrangler deploy with visible progress, then the smoke test against the deployed URL."""
     from .cloudflare.deploy import deploy as run_deploy
@@ -163,7 +167,8 @@ def deploy(
         deployment = run_deploy(settings, on_line=echo)
         typer.echo(f"Deployed {deployment.url} (version {deployment.version_id}).")
         return
-    result = deploy_and_smoke(settings, "cloudflare", url=url, on_line=echo)
+    result = deploy_and_smoke(settings, "cloudflare", url=url, model=model, on_line=echo)
+    assert result.deployment is not None  # None only for the local target
     typer.echo(f"Deployed {result.url} (version {result.deployment.version_id}).")
     typer.echo(checks_frame(result.checks).to_string(index=False))
     if not result.passed:
@@ -175,13 +180,19 @@ def deploy(
 def tail(
     format: Annotated[str, typer.Option("--format", help="pretty or json")] = "pretty",
     duration: Annotated[Optional[float], typer.Option(help="stop after this many seconds (default: Ctrl-C)")] = None,
+    status: Annotated[Optional[list[str]], typer.Option(help="only requests with this outcome: ok, error or "
+                                                        "canceled (repeatable)")] = None,
+    sampling_rate: Annotated[Optional[float], typer.Option(help="show this fraction of requests, e.g. 0.1")] = None,
+    search: Annotated[Optional[str], typer.Option(help="only requests whose console.log output contains this text")
+                      ] = None,
 ) -> None:
     """Live logs of the deployed Worker (wrangler tail) until Ctrl-C."""
     from .cloudflare.deploy import tail as run_tail
 
     stop_on_sigterm()
     try:
-        run_tail(load_settings(), output_format=format, duration=duration, on_line=typer.echo)
+        run_tail(load_settings(), output_format=format, duration=duration, on_line=typer.echo, statuses=status or (),
+                 sampling_rate=sampling_rate, search=search)
     except KeyboardInterrupt:
         pass
 

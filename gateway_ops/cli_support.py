@@ -28,7 +28,10 @@ RunFolder = Annotated[Optional[Path], typer.Option(help="folder for result.json 
 #: The start and end of an access-log range (report, archive).
 Since = Annotated[Optional[str], typer.Option(help="start: ISO 8601 (UTC), or an age such as 3h")]
 Until = Annotated[Optional[str], typer.Option(help="end (exclusive): ISO 8601 (UTC), 'now', or an age")]
-#: The simulated origin's profile (DESIGN.md).
+#: The model a command that sends traffic asks for.
+Model = Annotated[Optional[str], typer.Option(help="model to ask for (default: the first one the origin lists at "
+                                                    "/v1/models)")]
+#: The simulated origin's profile (README, "The simulated origin").
 Profile = Annotated[str, typer.Option(help="simulated origin profile: mac-mini, large, instant")]
 
 

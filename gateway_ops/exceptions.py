@@ -20,6 +20,7 @@ module in brackets. ``tests/test_exceptions.py`` keeps this drawing and the real
     │   ├── AdminUnreachableError      the gateway could not be reached, or did not answer in time
     │   ├── AdminUnavailableError      the gateway has no admin API, or not that route (404)
     │   └── AdminRequestError          a control value is malformed (refused here, or by the Worker: 400)
+    ├── ClientError                    [client] the suite's own request was refused before a check could run
     └── CloudflareError                [cloudflare.errors] anything that went wrong talking to Cloudflare
         ├── CloudflareAuthError        the token is missing, malformed, expired or revoked (401)
         ├── CloudflarePermissionError  the token lacks a permission, or the account id is wrong (403)

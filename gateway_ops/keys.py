@@ -1,4 +1,4 @@
-"""Attendee user keys: the same HMAC-SHA256 construction the Worker verifies (DESIGN.md).
+"""Attendee user keys: the same HMAC-SHA256 construction the Worker verifies (worker/src/lib/crypto.ts).
 
 key = unpadded base64url(HMAC-SHA256(key = secret's UTF-8 bytes, message = user id's UTF-8 bytes))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ class NotebookRun:
 def new_run_dir(runs_dir: Path | None = None) -> Path:
     """A fresh ``runs/<UTC timestamp>/`` folder (``GATEWAY_RUNS_DIR`` moves ``runs/``)."""
     runs_dir = runs_dir or runs_root()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     for suffix in ["", *(f"-{i}" for i in range(2, 100))]:
         folder = Path(runs_dir) / f"{stamp}{suffix}"
         try:

@@ -55,7 +55,7 @@ def rows_after(log: AccessLog, last_id: int, limit: int = 10_000) -> pd.DataFram
 # --- Dashboards, report and archive (gateway_ops.dashboards) --------------------------------------
 # The live dashboard reads the table once in full (first load), then only rows after the last id it
 # has seen: D1's Free plan allows 5 million rows *read* a day, and `id > ?` on the primary key reads
-# just the new rows. Time ranges use `created_at` text comparison (ISO 8601 UTC sorts as text).
+# just the new rows. Time ranges use `created_at` text comparison (UTC "YYYY-MM-DD HH:MM:SS.sss" sorts as text).
 
 #: The columns dashboards, reports and archives use, in one order (ip_hash is never read).
 DASHBOARD_COLUMNS = ("id, request_id, user_id, method, endpoint, model, status, latency_ms, ttfb_ms, tokens_est, "
@@ -143,8 +143,57 @@ def range_rows_after(log: AccessLog, since_iso: str, until_iso: str, after_id: i
 def range_count(log: AccessLog, since_iso: str, until_iso: str, upto_id: int) -> dict[str, int]:
     """How many rows (and which id span) ``[since, until)`` holds up to ``upto_id``."""
     frame = log.query(RANGE_COUNT, [since_iso, until_iso, int(upto_id)])
-    row = frame.iloc[0] if not frame.empty else {}
+    if frame.empty:
+        return {"rows": 0, "min_id": 0, "max_id": 0}
+    row = frame.iloc[0]
     return {key: (0 if pd.isna(row.get(key)) else int(row.get(key))) for key in ("rows", "min_id", "max_id")}
+
+
+#: The report's breakdown by origin (migration 0003's ``origin`` and ``gate_wait_ms``), in one
+#: statement over the same range as the report: requests, answers, refusals at the gate (503
+#: ``origin_busy``; such a request never reached an origin, so its ``origin`` is NULL), other 5xx,
+#: the gate's wait, and nearest-rank p50/p95 of the successful answers' latency and TTFB (window
+#: functions: SQLite has no percentile aggregate).
+ORIGIN_BREAKDOWN = """
+WITH r AS (
+  SELECT origin, status, error_class, latency_ms, ttfb_ms, gate_wait_ms FROM requests
+  WHERE created_at >= ? AND created_at < ? AND id <= ?
+),
+ok AS (
+  SELECT origin, latency_ms, ttfb_ms,
+         ROW_NUMBER() OVER (PARTITION BY origin ORDER BY latency_ms) AS lat_rank,
+         ROW_NUMBER() OVER (PARTITION BY origin ORDER BY ttfb_ms) AS ttfb_rank,
+         COUNT(*) OVER (PARTITION BY origin) AS n
+  FROM r WHERE status BETWEEN 200 AND 299
+),
+pct AS (
+  SELECT origin,
+         MAX(CASE WHEN lat_rank = (n * 50 + 99) / 100 THEN latency_ms END) AS p50_ms,
+         MAX(CASE WHEN lat_rank = (n * 95 + 99) / 100 THEN latency_ms END) AS p95_ms,
+         MAX(CASE WHEN ttfb_rank = (n * 50 + 99) / 100 THEN ttfb_ms END) AS ttfb_p50_ms,
+         MAX(CASE WHEN ttfb_rank = (n * 95 + 99) / 100 THEN ttfb_ms END) AS ttfb_p95_ms
+  FROM ok GROUP BY origin
+)
+SELECT r.origin AS origin, COUNT(*) AS requests,
+       SUM(r.status BETWEEN 200 AND 299) AS ok,
+       SUM(COALESCE(r.error_class, '') = 'origin_busy') AS origin_busy,
+       SUM(r.status >= 500 AND COALESCE(r.error_class, '') <> 'origin_busy') AS other_5xx,
+       MAX(pct.p50_ms) AS p50_ms, MAX(pct.p95_ms) AS p95_ms,
+       MAX(pct.ttfb_p50_ms) AS ttfb_p50_ms, MAX(pct.ttfb_p95_ms) AS ttfb_p95_ms,
+       ROUND(AVG(r.gate_wait_ms)) AS gate_wait_avg_ms, MAX(r.gate_wait_ms) AS gate_wait_max_ms
+FROM r LEFT JOIN pct ON pct.origin IS r.origin
+GROUP BY r.origin
+ORDER BY r.origin IS NULL, r.origin
+"""
+
+
+def origin_breakdown(log: AccessLog, since_iso: str, until_iso: str, upto_id: int) -> pd.DataFrame:
+    """Latency and refusals per origin over ``[since, until)`` up to ``upto_id`` (one row per origin;
+    ``origin`` None for requests that never reached one: refused at the gate, or stopped earlier)."""
+    frame = log.query(ORIGIN_BREAKDOWN, [since_iso, until_iso, int(upto_id)])
+    if "origin" in frame:
+        frame["origin"] = frame["origin"].astype("object").where(frame["origin"].notna(), None)
+    return frame
 
 
 # --- D1 migration bookkeeping (gateway_ops.cloudflare.migrator) ---------------------------------
@@ -191,13 +240,14 @@ def rows_for_user_prefix(log: AccessLog, prefix: str, after_id: int) -> pd.DataF
     return log.query(ROWS_FOR_USER_PREFIX, [int(after_id), f"{prefix}%"])
 
 
-#: ``created_at``'s format; the only kind of text ``delete_range_statement`` puts into SQL.
-_ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+#: ``created_at``'s format (UTC, ``2026-11-28 09:10:49.123``); the only kind of text
+#: ``delete_range_statement`` puts into SQL.
+_CREATED_AT = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}")
 
 
 def _range_predicate(min_id: int, max_id: int, since_iso: str, until_iso: str) -> str:
     for value in (since_iso, until_iso):
-        if not _ISO_Z.fullmatch(value):
+        if not _CREATED_AT.fullmatch(value):
             raise ValueError(f"not a created_at timestamp: {value!r}")
     return (f"id >= {int(min_id)} AND id <= {int(max_id)} "
             f"AND created_at >= '{since_iso}' AND created_at < '{until_iso}'")

@@ -1,6 +1,6 @@
 """The record every notebook and check command leaves: ``result.json``.
 
-Shape (DESIGN.md): ``{"passed": bool, "checks": [{"name", "expected", "observed", "passed"}], …}``
+Shape (the same for every notebook and command): ``{"passed": bool, "checks": [{"name", "expected", "observed", "passed"}], …}``
 where ``passed`` is true only if every check held. Extra keys (e.g. a capacity sweep's ``steps``)
 sit beside them.
 """

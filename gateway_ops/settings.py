@@ -1,10 +1,10 @@
 """Settings from the environment or a `.env` file — never from notebook parameters.
 
 Tokens are ``SecretStr``: they print as ``**********`` in reprs, logs and notebook outputs, and
-only code that needs the value calls ``get_secret_value()`` (for the user-key secret, the
-``user_key_secret`` property does). ``ADMIN_TOKEN`` opens the Worker's admin API (the event
-controls); for the local stack, when it is unset, ``gateway_ops.controls.token`` finds the one
-``gateway-ops up`` wrote into the state folder.
+only code that needs the value calls ``get_secret_value()`` (the ``user_key_secret``,
+``client_api_key`` and ``codex_token`` properties do). ``ADMIN_TOKEN`` opens the Worker's admin
+API (the event controls); for the local stack, when it is unset, ``gateway_ops.controls.token``
+finds the one ``gateway-ops up`` wrote into the state folder.
 """
 from pathlib import Path
 from typing import Literal
@@ -17,7 +17,7 @@ from .paths import DEFAULT_STATE_DIR, PROJECT_ROOT
 
 
 class Settings(BaseSettings):
-    """gateway_ops configuration (names fixed in DESIGN.md)."""
+    """gateway_ops configuration (the names the README's "Configuration" section lists)."""
 
     model_config = SettingsConfigDict(
         env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     GATEWAY_TARGET: Literal["local", "cloudflare"] = "local"
     GATEWAY_STATE_DIR: Path = Field(default=DEFAULT_STATE_DIR)
     USER_KEY_SECRET: SecretStr | None = None
+    #: The credential the suite's own traffic (smoke, load tests, demo) sends to the origin as
+    #: ``Authorization: Bearer …`` — a real origin refuses requests without one.
+    GATEWAY_CLIENT_API_KEY: SecretStr | None = None
+    #: Codex mode: the token the load tests lend their temporary users (``oauth:{user}`` in KV).
+    GATEWAY_CODEX_TOKEN: SecretStr | None = None
     ADMIN_TOKEN: SecretStr | None = None
 
     @property
@@ -40,6 +45,22 @@ class Settings(BaseSettings):
     def user_key_secret(self) -> str | None:
         """USER_KEY_SECRET's value, which signs each attendee's X-User-Key; None when it is not set."""
         return self.USER_KEY_SECRET.get_secret_value() if self.USER_KEY_SECRET else None
+
+    @property
+    def client_api_key(self) -> str | None:
+        """GATEWAY_CLIENT_API_KEY's value, sent as ``Authorization: Bearer …``; None when it is not set."""
+        return _value(self.GATEWAY_CLIENT_API_KEY)
+
+    @property
+    def codex_token(self) -> str | None:
+        """GATEWAY_CODEX_TOKEN's value, lent to the load tests' users in codex mode; None when it is not set."""
+        return _value(self.GATEWAY_CODEX_TOKEN)
+
+
+def _value(secret: SecretStr | None) -> str | None:
+    """The secret's value, or None when unset or blank (an empty ``.env`` line means "not set")."""
+    value = secret.get_secret_value().strip() if secret else ""
+    return value or None
 
 
 def load_settings(**overrides) -> Settings:

@@ -1,7 +1,9 @@
 """The smoke test: is the gateway up, does a real request go through, and was it logged?
 
-health → one chat completion through the gateway → its access-log row, found by X-Request-ID.
-Returns checks; the caller decides how to show them (table, result.json, exit code).
+health → one chat completion through the gateway (with the client credential and a model the
+origin lists) → its access-log row, found by X-Request-ID. A refused completion is named by its
+cause ("the origin refused the key", an unknown model, the origin down). Returns checks; the
+caller decides how to show them (table, result.json, exit code).
 """
 from __future__ import annotations
 
@@ -12,16 +14,16 @@ import httpx
 
 from . import queries
 from .accesslog import AccessLog
-from .keys import user_key
+from .client import ClientError, Credentials, choose_model, explain_refusal
 from .results import Check
 
 SMOKE_PROMPT = [{"role": "user", "content": "Say hello to the workshop."}]
 
 
-def _chat(client: httpx.Client, url: str, headers: dict[str, str]) -> tuple[httpx.Response | None, str]:
+def _chat(client: httpx.Client, url: str, headers: dict[str, str], model: str) -> tuple[httpx.Response | None, str]:
     try:
         return client.post(f"{url}/v1/chat/completions", headers=headers,
-                           json={"model": "smoke-test", "messages": SMOKE_PROMPT, "max_tokens": 16}), ""
+                           json={"model": model, "messages": SMOKE_PROMPT, "max_tokens": 16}), ""
     except httpx.HTTPError as error:
         return None, f"{type(error).__name__}: {error}"
 
@@ -37,13 +39,16 @@ def _wait_for_row(log: AccessLog, request_id: str, timeout: float) -> dict[str, 
 
 
 def run_smoke(url: str, log: AccessLog, *, user_id: str = "smoke-test", key_secret: str | None = None,
-              timeout: float = 30.0, log_timeout: float = 15.0) -> list[Check]:
-    """Runs the smoke checks against the gateway at ``url``; never raises for a failing gateway."""
+              api_key: str | None = None, model: str | None = None, timeout: float = 30.0,
+              log_timeout: float = 15.0) -> list[Check]:
+    """Runs the smoke checks against the gateway at ``url``; never raises for a failing gateway.
+
+    ``api_key`` (GATEWAY_CLIENT_API_KEY) goes as ``Authorization: Bearer …``; ``model`` defaults to
+    the first one the origin lists at ``/v1/models``.
+    """
     url = url.rstrip("/")
     checks: list[Check] = []
-    headers = {"X-User-ID": user_id}
-    if key_secret:
-        headers["X-User-Key"] = user_key(key_secret, user_id)
+    headers = Credentials(key_secret=key_secret, api_key=api_key).headers(user_id)
     with httpx.Client(timeout=timeout) as client:
         try:
             health = client.get(f"{url}/health")
@@ -55,7 +60,12 @@ def run_smoke(url: str, log: AccessLog, *, user_id: str = "smoke-test", key_secr
         if not healthy:
             return checks
 
-        response, failure = _chat(client, url, headers)
+        try:
+            model = choose_model(url, model, headers)
+        except ClientError as error:
+            checks.append(Check("chat completion", "200 with an answer", str(error), False))
+            return checks
+        response, failure = _chat(client, url, headers, model)
     if response is None:
         checks.append(Check("chat completion", "200 with an answer", failure, False))
         return checks
@@ -64,9 +74,10 @@ def run_smoke(url: str, log: AccessLog, *, user_id: str = "smoke-test", key_secr
         answer = response.json()["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
         pass
-    checks.append(Check("chat completion", "200 with an answer",
-                        f"{response.status_code} {answer[:40] or response.text[:80]!r}",
-                        response.status_code == 200 and bool(answer)))
+    served = response.status_code == 200 and bool(answer)
+    observed = (f"{response.status_code} {answer[:40] or response.text[:80]!r} ({model})" if response.status_code == 200
+                else explain_refusal(response.status_code, response.text, model=model))
+    checks.append(Check("chat completion", "200 with an answer", observed, served))
     request_id = response.headers.get("X-Request-ID")
     checks.append(Check("request id returned", "X-Request-ID header", request_id or "missing", bool(request_id)))
     limit = response.headers.get("X-RateLimit-Limit")

@@ -27,11 +27,12 @@ from .cloudflare.wrangler import WRANGLER_ENV  # also imported from here by benc
 from .controls.token import ensure_local_token
 from .exceptions import PortInUseError, StackError
 from .log import logger
+from .origin_concurrency import read_local as read_local_concurrency
 from .paths import DEFAULT_STATE_DIR, WORKER_DIR
 from .processes import ManagedProcess
 
 HOST = "127.0.0.1"
-#: Worker settings (DESIGN.md) that reach the local Worker when set in the environment.
+#: Worker settings (README, "Configuration") that reach the local Worker when set in the environment.
 WORKER_SETTING_NAMES = (
     "AUTH_MODE",
     "RATE_LIMIT_PER_MINUTE",
@@ -40,6 +41,9 @@ WORKER_SETTING_NAMES = (
     "IP_HASH_SALT",
     "UPSTREAM_TIMEOUT_MS",
     "MAX_BODY_BYTES",
+    "UPSTREAM_IDLE_TIMEOUT_MS",
+    "ORIGIN_MAX_CONCURRENCY",
+    "ORIGIN_QUEUE_TIMEOUT_MS",
     "ADMIN_TOKEN",
 )
 
@@ -60,6 +64,8 @@ class StackConfig:
     #: without ADMIN_TOKEN in the Worker settings, use (or generate) the state folder's token;
     #: False leaves the Worker without an admin API
     admin_token: bool = True
+    #: Ports of further simulated origins (same profile and arguments): OPENCLAW_URL then lists a pool.
+    pool_ports: list[int] = field(default_factory=list)
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
@@ -101,6 +107,8 @@ class LocalStack:
         self.worker: ManagedProcess | None = None
         #: the running Worker's ADMIN_TOKEN (None: no admin API); set when it starts, never printed
         self.admin_token: str | None = None
+        #: The further simulated origins of a pool (``pool_ports``), in OPENCLAW_URL's order after the first.
+        self.pool: list[ManagedProcess] = []
 
     @property
     def url(self) -> str:
@@ -111,6 +119,11 @@ class LocalStack:
         return self.config.upstream_url or f"http://{HOST}:{self.config.upstream_port}"
 
     @property
+    def origin_urls(self) -> list[str]:
+        """Every origin the Worker is given: the first, then the pool's (OPENCLAW_URL's order)."""
+        return [self.origin_url, *(f"http://{HOST}:{port}" for port in self.config.pool_ports)]
+
+    @property
     def state_dir(self) -> Path:
         return Path(self.config.state_dir).resolve()
 
@@ -118,6 +131,7 @@ class LocalStack:
         ports = [("gateway", self.config.port)]
         if not self.config.upstream_url:
             ports.append(("simulated origin", self.config.upstream_port))
+        ports += [("simulated pool origin", port) for port in self.config.pool_ports]
         for role, port in ports:
             if not port_is_free(port):
                 raise PortInUseError(
@@ -129,13 +143,16 @@ class LocalStack:
         settings = self.config.worker_settings
         if settings is None:
             settings = {name: os.environ[name] for name in WORKER_SETTING_NAMES if name in os.environ}
+            saved = read_local_concurrency(self.state_dir)  # `gateway-ops origin concurrency N`
+            if saved and "ORIGIN_MAX_CONCURRENCY" not in settings:
+                settings["ORIGIN_MAX_CONCURRENCY"] = saved
         if self.config.admin_token and not settings.get("ADMIN_TOKEN"):
             settings = {**settings, "ADMIN_TOKEN": ensure_local_token(self.state_dir)}
         self.admin_token = settings.get("ADMIN_TOKEN") or None
         env = {k: v for k, v in os.environ.items() if k not in WORKER_SETTING_NAMES and k != "OPENCLAW_URL"}
-        return {**env, **WRANGLER_ENV, **settings, "OPENCLAW_URL": self.origin_url}
+        return {**env, **WRANGLER_ENV, **settings, "OPENCLAW_URL": ",".join(self.origin_urls)}
 
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalStack:
         """Starts the stack; a no-op when it is already running."""
         if self.worker is not None:
             return self
@@ -145,13 +162,9 @@ class LocalStack:
         try:
             apply_local_migrations(self.state_dir)
             if not self.config.upstream_url:
-                self.origin = ManagedProcess(
-                    "simulated origin",
-                    [sys.executable, "-m", "gateway_ops.origin", "--host", HOST, "--port", str(self.config.upstream_port),
-                     "--profile", self.config.profile, *self.config.origin_args],
-                )
-                self.origin.start(ready=lambda line: line.startswith("origin ready"))
-                self.origin.wait_ready(self.config.ready_timeout)
+                self.origin = self._start_origin("simulated origin", self.config.upstream_port)
+            self.pool = [self._start_origin(f"simulated origin {index}", port)
+                         for index, port in enumerate(self.config.pool_ports, start=1)]
             self.worker = ManagedProcess(
                 "gateway Worker",
                 ["node", str(WORKER_DIR / "scripts" / "dev-server.mjs"), "--host", HOST,
@@ -168,6 +181,16 @@ class LocalStack:
         logger.info("local stack ready at %s in %.1f s", self.url, time.monotonic() - started)
         return self
 
+    def _start_origin(self, name: str, port: int) -> ManagedProcess:
+        origin = ManagedProcess(
+            name,
+            [sys.executable, "-m", "gateway_ops.origin", "--host", HOST, "--port", str(port),
+             "--profile", self.config.profile, *self.config.origin_args],
+        )
+        origin.start(ready=lambda line: line.startswith("origin ready"))
+        origin.wait_ready(self.config.ready_timeout)
+        return origin
+
     def _wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         last_error = ""
@@ -183,13 +206,14 @@ class LocalStack:
         raise StackError(f"The gateway at {self.url} did not become healthy ({last_error}).")
 
     def stop(self) -> None:
-        """Stops the Worker, then the origin; safe to call twice."""
-        for part in (self.worker, self.origin):
+        """Stops the Worker, then the origins; safe to call twice."""
+        for part in (self.worker, self.origin, *self.pool):
             if part is not None:
                 part.stop()
         self.worker = self.origin = None
+        self.pool = []
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

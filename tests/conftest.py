@@ -1,11 +1,16 @@
 """Shared fixtures: one local stack (real Worker + simulated origin on loopback) per test session.
 
 The origin answers quickly but streams at a visible pace (16 tokens × 25 ms), so streaming tests
-can tell "first event" from "whole answer". Helpers that are not fixtures live in helpers.py; the
+can tell "first event" from "whole answer". It runs strict, as a real origin: every ``/v1`` request
+needs ``Authorization: Bearer GATEWAY_CLIENT_API_KEY`` (codex stacks: ``X-Codex-Token:
+GATEWAY_CODEX_TOKEN``) and a model it lists. The session fixture ``client_credentials`` puts the
+test key (helpers.CLIENT_KEY) in the environment, so every suite proves the credential path end to
+end; codex tests set GATEWAY_CODEX_TOKEN themselves (set, it makes the load tests lend it). Helpers that are not fixtures live in helpers.py; the
 slow markers (stack, notebook, browser) are set here from what each test uses (slow_marks.py).
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -13,19 +18,46 @@ import httpx
 import pytest
 
 from gateway_ops.accesslog import LocalAccessLog
+from gateway_ops.origin import strict_args
 from gateway_ops.stack import LocalStack, StackConfig, free_port
-from helpers import wait_unless_minute_has
+from helpers import CLIENT_KEY, wait_unless_minute_has
 from slow_marks import VIOLATIONS, ProcessGuard, declared, marks_for
 
 ORIGIN_ARGS = ["--latency-ms", "5", "--per-token-ms", "25", "--output-tokens", "16", "--jitter", "0"]
 
 
+TEST_CREDENTIALS = {"GATEWAY_CLIENT_API_KEY": CLIENT_KEY}
+
+
+def origin_strictness(worker_settings) -> list[str]:
+    """The origin's strict arguments for the Worker's auth mode: it requires the credential the
+    Worker forwards (the client's key in openai mode, the user's KV token in codex mode)."""
+    if worker_settings.get("AUTH_MODE") == "codex":
+        return strict_args(codex_token_env="GATEWAY_CODEX_TOKEN")
+    return strict_args(api_key_env="GATEWAY_CLIENT_API_KEY")
+
+
 def start_stack(state_dir, **options) -> LocalStack:
-    options.setdefault("origin_args", list(ORIGIN_ARGS))
+    worker_settings = options.pop("worker_settings", {})
+    options.setdefault("origin_args", [*ORIGIN_ARGS, *origin_strictness(worker_settings)])
     options.setdefault("profile", "instant")
     config = StackConfig(port=free_port(), upstream_port=free_port(), state_dir=state_dir,
-                         worker_settings=options.pop("worker_settings", {}), **options)
+                         worker_settings=worker_settings, **options)
     return LocalStack(config).start()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def client_credentials():
+    """The test client key in the environment for the whole session: the strict origins read it
+    (by name), and so do settings in the CLI, notebooks and subprocesses."""
+    previous = {name: os.environ.get(name) for name in TEST_CREDENTIALS}
+    os.environ.update(TEST_CREDENTIALS)
+    yield TEST_CREDENTIALS
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +113,7 @@ def gateway_env(stack, monkeypatch):
     monkeypatch.setenv("GATEWAY_STATE_DIR", str(stack.state_dir))
     monkeypatch.setenv("GATEWAY_TARGET", "local")
     monkeypatch.delenv("USER_KEY_SECRET", raising=False)
+    monkeypatch.delenv("GATEWAY_CODEX_TOKEN", raising=False)
     return stack
 
 

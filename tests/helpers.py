@@ -12,8 +12,32 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gateway_ops.minute_window import wait_before_start
+from gateway_ops.paths import MIGRATIONS_DIR
 
 T = TypeVar("T")
+
+#: The repository's migration files in the order wrangler applies them (numeric prefix), read from
+#: the folder here rather than from the migrator under test; a new migration needs no test edits.
+MIGRATIONS: list[str] = sorted((p.name for p in MIGRATIONS_DIR.glob("*.sql")),
+                               key=lambda name: int(name.split("_", 1)[0]))
+
+
+def apply_all_migrations(db: Any) -> None:
+    """Runs every migration, in order, on a sqlite3 connection shaped like the local D1."""
+    for name in MIGRATIONS:
+        db.executescript((MIGRATIONS_DIR / name).read_text())
+#: The client credential the tests' local stacks require (their origin runs strict): set in the
+#: environment as GATEWAY_CLIENT_API_KEY by the session fixture in conftest.py.
+CLIENT_KEY = "sk-test-client-6Hq2Vn"
+#: Codex stacks: the token their strict origin requires as X-Codex-Token (GATEWAY_CODEX_TOKEN).
+CODEX_TOKEN = "codex-test-token-Pw7Ke3"
+#: A model the tests' strict origin lists (any other is a 404 model_not_found).
+MODEL = "gpt-4o-mini"
+
+
+def client_headers(user_id: str, **extra: str) -> dict[str, str]:
+    """``X-User-ID`` and the client credential, as every tool of the suite sends them."""
+    return {"X-User-ID": user_id, "Authorization": f"Bearer {CLIENT_KEY}", **extra}
 
 
 def fresh_user(prefix: str = "test") -> str:
@@ -35,7 +59,7 @@ def wait_until(probe: Callable[[], T], timeout: float = 20.0, interval: float = 
 def wait_for_rows(log: Any, user_id: str, expected: int, timeout: float = 20.0):
     """The user's access-log rows (a DataFrame, by id) once at least ``expected`` have landed, or
     those found when ``timeout`` has passed: the Worker writes each row just after its response."""
-    found = []
+    found: list[Any] = []
 
     def enough() -> bool:
         found[:] = [log.query("SELECT * FROM requests WHERE user_id = ? ORDER BY id", [user_id])]
@@ -52,3 +76,12 @@ def wait_unless_minute_has(seconds: float = 8.0) -> float:
     wait = wait_before_start(time.time(), seconds)
     time.sleep(wait)
     return wait
+
+
+def migration_names() -> list[str]:
+    """Every migration of the project, in the order wrangler (and the migrator) applies them, so
+    tests stay right when the next numbered migration lands."""
+    from gateway_ops.cloudflare.migrator import migration_files
+    from gateway_ops.paths import MIGRATIONS_DIR
+
+    return [migration.name for migration in migration_files(MIGRATIONS_DIR)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 import pytest
 
@@ -53,7 +54,8 @@ def mark_for_command(argv: Sequence[str] | str) -> str | None:
     if ("ipykernel_launcher" in text or "voila" in words or _follows(words, "gateway_ops.cli", "dashboard")
             or any(w.startswith("--nbval") for w in words)):
         return "notebook"
-    if "playwright" in text or any(w.startswith(("chromium", "chrome")) for w in words):
+    # The browser is the program itself (`make … chromium` names a make target, not a browser).
+    if "playwright" in text or (words and words[0].startswith(("chromium", "chrome"))):
         return "browser"
     return None
 
@@ -66,7 +68,7 @@ def _real_wrangler(args: Sequence) -> bool:
 
 def _follows(words: Sequence[str], program: str, *commands: str) -> bool:
     """``program`` appears with one of ``commands`` as its next word."""
-    return any(a == program and b in commands for a, b in zip(words, words[1:]))
+    return any(a == program and b in commands for a, b in pairwise(words))
 
 
 class UndeclaredSlowTest(RuntimeError):

@@ -11,7 +11,7 @@ from gateway_ops.accesslog import CloudflareAccessLog, LocalAccessLog
 from gateway_ops.cloudflare_api import make_client
 from gateway_ops.exceptions import AccessLogError
 from gateway_ops.settings import Settings
-from helpers import wait_until
+from helpers import client_headers, wait_until
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 DATABASE = "11111111-2222-3333-4444-555555555555"
@@ -24,8 +24,9 @@ def test_local_log_without_a_stack_says_what_to_do(tmp_path):
 
 def test_local_log_reads_the_stacks_rows(stack, access_log):
     user = "accesslog-reader"
-    request_id = httpx.get(f"{stack.url}/v1/models", headers={"X-User-ID": user}).headers["X-Request-ID"]
+    request_id = httpx.get(f"{stack.url}/v1/models", headers=client_headers(user)).headers["X-Request-ID"]
     row = wait_until(lambda: queries.request_by_id(access_log, request_id), timeout=5)
+    assert row is not None, "no access-log row for the request"
     assert row["user_id"] == user and row["endpoint"] == "/v1/models" and row["status"] == 200
     summary = queries.user_summary(access_log)
     assert user in set(summary["user_id"])

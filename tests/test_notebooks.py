@@ -12,7 +12,7 @@ import pytest
 
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
-from gateway_ops.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from gateway_ops.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -35,7 +35,7 @@ def test_notebooks_have_parameters_and_no_secret_parameters(path):
 
 def test_smoke_notebook_runs_under_papermill_and_writes_its_result(gateway_env, tmp_path):
     run = run_notebook("04_smoke_test", {"target": "local", "user_id": "papermill-smoke"}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     assert run.notebook == tmp_path / "04_smoke_test" / "04_smoke_test.ipynb"
     assert [c["name"] for c in run.result["checks"]][-1] == "access-log row"
 
@@ -52,29 +52,14 @@ def test_secrets_are_refused_as_parameters(tmp_path):
         run_notebook("04_smoke_test", {"CLOUDFLARE_API_TOKEN": "x"}, run_dir=tmp_path)
 
 
-#: Notebooks whose checks need the Worker's event controls (w-controls14w) — nbval runs them
-#: apart, marked xfail(strict) until that Worker is on main; then this set is emptied.
-NEED_WORKER_CONTROLS = {"10_event_controls.ipynb"}
-
-
-def _nbval(notebooks, env_stack, tmp_path):
-    env = {**os.environ, "GATEWAY_URL": env_stack.url, "GATEWAY_STATE_DIR": str(env_stack.state_dir),
+@pytest.mark.notebook  # nbval executes every notebook in a subprocess
+def test_notebooks_pass_nbval_lax_against_the_local_stack(gateway_env, tmp_path):
+    env = {**os.environ, "GATEWAY_URL": gateway_env.url, "GATEWAY_STATE_DIR": str(gateway_env.state_dir),
            "GATEWAY_RUNS_DIR": str(tmp_path / "runs")}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", *map(str, notebooks)],
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", *map(str, NOTEBOOKS)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    assert sorted(p.name for p in (tmp_path / "runs").glob("*/*/result.json")) == ["result.json"] * len(notebooks)
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*/*/result.json")) == ["result.json"] * len(NOTEBOOKS)
     assert not list(NOTEBOOKS_DIR.glob("result.json")), "a notebook wrote its result beside itself"
-
-
-@pytest.mark.notebook  # nbval executes every notebook in a subprocess
-def test_notebooks_pass_nbval_lax_against_the_local_stack(gateway_env, tmp_path):
-    _nbval([p for p in NOTEBOOKS if p.name not in NEED_WORKER_CONTROLS], gateway_env, tmp_path)
-
-
-@pytest.mark.notebook
-@pytest.mark.xfail(strict=True, reason="needs the Worker controls (w-controls14w)")
-def test_control_notebooks_pass_nbval_lax_against_the_local_stack(gateway_env, tmp_path):
-    _nbval([p for p in NOTEBOOKS if p.name in NEED_WORKER_CONTROLS], gateway_env, tmp_path)

@@ -14,6 +14,7 @@ def test_tokens_print_redacted(monkeypatch):
     settings = load_settings()
     shown = repr(settings) + str(settings) + str(settings.model_dump())
     assert "cf-very-secret-token" not in shown and "event-secret" not in shown
+    assert settings.CLOUDFLARE_API_TOKEN is not None
     assert settings.CLOUDFLARE_API_TOKEN.get_secret_value() == "cf-very-secret-token"
 
 

@@ -39,6 +39,8 @@ def test_calls_in_a_tests_own_code_mark_it():
     (["/x/worker/node_modules/.bin/wrangler", "d1", "migrations", "apply", "DB", "--local"], "stack"),
     (["/tmp/pytest/bin/wrangler", "deploy"], None),  # the tests' fake wrangler (a script)
     ([sys.executable, "-m", "gateway_ops.origin", "--port", "1"], None),
+    (["/usr/bin/chromium", "--headless", "--no-sandbox"], "browser"),
+    (["make", "-n", "-B", "install", "chromium"], None),  # a make target named chromium is no browser
     ("echo dev", None),
 ])
 def test_processes_are_classified_by_what_they_start(argv, mark):

@@ -11,6 +11,7 @@ from gateway_ops.exceptions import PortInUseError, StackError
 from gateway_ops.keys import user_key
 from gateway_ops.processes import live_processes_in_group
 from gateway_ops.stack import LocalStack, StackConfig, free_port, port_is_free
+from helpers import client_headers
 
 
 def group_alive(pgid: int) -> bool:
@@ -33,9 +34,9 @@ def test_worker_settings_reach_the_local_worker(tmp_path, make_stack, minute_gua
     secret = "stack-test-secret"
     with make_stack(tmp_path, worker_settings={"RATE_LIMIT_PER_MINUTE": "2", "USER_KEY_SECRET": secret}) as stack:
         minute_guard()
-        headers = {"X-User-ID": "carol", "X-User-Key": user_key(secret, "carol")}
+        headers = client_headers("carol", **{"X-User-Key": user_key(secret, "carol")})
         statuses = [httpx.get(f"{stack.url}/v1/models", headers=headers).status_code for _ in range(3)]
-        forged = httpx.get(f"{stack.url}/v1/models", headers={"X-User-ID": "dave", "X-User-Key": "forged"})
+        forged = httpx.get(f"{stack.url}/v1/models", headers=client_headers("dave", **{"X-User-Key": "forged"}))
     assert statuses == [200, 200, 429]
     assert forged.status_code == 401
 
@@ -61,6 +62,6 @@ def test_an_origin_that_cannot_start_is_reported_with_its_output(tmp_path):
 def test_upstream_url_points_the_worker_at_an_existing_origin(stack, tmp_path, make_stack):
     with make_stack(tmp_path, upstream_url=stack.origin_url) as second:
         assert second.origin is None
-        response = httpx.get(f"{second.url}/v1/models", headers={"X-User-ID": "erin"})
+        response = httpx.get(f"{second.url}/v1/models", headers=client_headers("erin"))
     assert response.status_code == 200
     assert response.json()["object"] == "list"

@@ -1,7 +1,7 @@
 """Preparing attendees: user ids and keys, per-user tiers, and OAuth tokens for codex mode."""
 from .cards import render_cards_html
 from .kv import CloudflareKV, KVStore, LocalKV, open_kv
-from .oauth import load_tokens_csv, store_tokens, revoke_token, users_without_token
+from .oauth import TokenLoan, load_tokens_csv, store_tokens, revoke_token, token_loan, users_without_token
 from .prepare import Issued, issue_attendees, issued_check, probe_tier, token_coverage_check
 from .roster import AttendeeError, issue_keys, read_names_csv, user_ids_for_names, user_ids_numbered, write_keys_csv
 from .tiers import clear_tiers, list_tiers, set_tiers
@@ -12,6 +12,7 @@ __all__ = [
     "Issued",
     "KVStore",
     "LocalKV",
+    "TokenLoan",
     "clear_tiers",
     "issue_attendees",
     "issue_keys",
@@ -26,6 +27,7 @@ __all__ = [
     "set_tiers",
     "store_tokens",
     "token_coverage_check",
+    "token_loan",
     "user_ids_for_names",
     "user_ids_numbered",
     "users_without_token",

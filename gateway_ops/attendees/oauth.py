@@ -6,7 +6,9 @@ only counts and user ids.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .kv import KVStore
@@ -56,3 +58,42 @@ def users_without_token(store: KVStore, user_ids: Iterable[str]) -> list[str]:
 
 def revoke_token(store: KVStore, user_id: str) -> None:
     store.delete_many([f"{PREFIX}{check_user_id(user_id)}"])
+
+
+@dataclass(frozen=True)
+class TokenLoan:
+    """Codex mode: a token (GATEWAY_CODEX_TOKEN) the load tests lend their temporary users."""
+
+    store: KVStore
+    token: str = field(repr=False)
+
+    @contextmanager
+    def lent_to(self, user_ids: Sequence[str]) -> Iterator[None]:
+        """``oauth:{user}`` = the token for each user while the block runs; removed afterwards,
+        also when the block fails (one bulk write, one bulk delete)."""
+        keys = [f"{PREFIX}{check_user_id(user)}" for user in user_ids]
+        self.store.put_many({key: self.token for key in keys})
+        try:
+            yield
+        finally:
+            self.store.delete_many(keys)
+
+
+@contextmanager
+def lending(loan: TokenLoan | None, user_ids: Sequence[str]) -> Iterator[None]:
+    """``loan.lent_to(user_ids)``, or nothing when there is no loan (openai mode)."""
+    if loan is None:
+        yield
+    else:
+        with loan.lent_to(user_ids):
+            yield
+
+
+def token_loan(settings, target: str | None = None) -> TokenLoan | None:
+    """The loan of GATEWAY_CODEX_TOKEN through the KV of ``target``, or None when it is not set."""
+    token = settings.codex_token
+    if not token:
+        return None
+    from .kv import open_kv
+
+    return TokenLoan(open_kv(settings, target), token)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from ..client import Credentials
 from ..keys import user_key
 from ..results import Check
 from .cards import render_cards_html
@@ -87,14 +88,15 @@ def issued_check(issued: Issued, secret: str = "") -> Check:
     return Check(name, expected, observed, not problems)
 
 
-def probe_tier(store: KVStore, url: str, limit: int, *, secret: str = "", user_id: str | None = None,
-               get: Callable[..., httpx.Response] = httpx.get) -> Check:
+def probe_tier(store: KVStore, url: str, limit: int, *, secret: str = "", api_key: str | None = None,
+               user_id: str | None = None, get: Callable[..., httpx.Response] = httpx.get) -> Check:
     """Gives a fresh user the per-minute ``limit``, sends ``limit + 1`` requests and clears the tier
     again: passes only if the first ``limit`` were admitted and the next refused (429), or, for a
     limit of 0, the one request was blocked (403). Locally a tier applies at once; on Cloudflare KV
-    takes up to a minute to reach every location."""
+    takes up to a minute to reach every location. ``api_key`` (GATEWAY_CLIENT_API_KEY) is sent to
+    the origin as ``Authorization: Bearer …``, so an origin that requires a key serves the probe."""
     probe = user_id or f"tier-check-{uuid.uuid4().hex[:8]}"
-    headers = {"X-User-ID": probe, **({"X-User-Key": user_key(secret, probe)} if secret else {})}
+    headers = Credentials(key_secret=secret or None, api_key=api_key).headers(probe)
     set_tiers(store, {probe: limit})
     try:
         statuses = [get(f"{url.rstrip('/')}/v1/models", headers=headers, timeout=30).status_code

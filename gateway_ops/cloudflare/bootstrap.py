@@ -118,7 +118,7 @@ def bootstrap_cloudflare(settings: Settings, *, dry_run: bool = False, http_clie
     _resource_step(report, kv, dry_run)
     _resource_step(report, d1, dry_run)
 
-    if kv.exists and d1.exists:
+    if kv.id is not None and d1.id is not None:  # both exist
         report.toml_diff = ids_diff(toml_path, kv.id, d1.id)
         if dry_run:
             report.add("wrangler.toml", "ids written", "would write" if report.toml_diff else "unchanged",
@@ -132,7 +132,7 @@ def bootstrap_cloudflare(settings: Settings, *, dry_run: bool = False, http_clie
                    ok=dry_run)
 
     files = [m.name for m in migration_files(migrations)]
-    if not d1.exists:
+    if d1.id is None:  # not created (dry run)
         report.pending = files
         report.add("D1 migrations", f"{len(files)} applied", "would apply", ", ".join(files) or "none", ok=dry_run)
         return report

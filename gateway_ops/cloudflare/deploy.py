@@ -11,9 +11,10 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -98,16 +99,18 @@ def deploy(settings: Settings, *, wrangler: Path | None = None, worker_dir: Path
 
 def tail(settings: Settings, *, wrangler: Path | None = None, worker_dir: Path = WORKER_DIR,
          on_line: Callable[[str], None] = print, output_format: str = "pretty", duration: float | None = None,
-         stop: threading.Event | None = None) -> None:
-    """Streams ``wrangler tail`` lines to ``on_line`` until Ctrl-C, ``stop`` is set or ``duration`` passes."""
-    if output_format not in ("pretty", "json"):
-        raise SettingsError("The tail format must be pretty or json.")
+         stop: threading.Event | None = None, statuses: Sequence[str] = (), sampling_rate: float | None = None,
+         search: str | None = None) -> None:
+    """Streams ``wrangler tail`` lines to ``on_line`` until Ctrl-C, ``stop`` is set or ``duration`` passes;
+    ``statuses``, ``sampling_rate`` and ``search`` are wrangler's filters (see ``wrangler.tail_args``)."""
     config = config_in(worker_dir)
+    args = wrangler_cli.tail_args(config.worker_name, output_format=output_format, statuses=statuses,
+                                  sampling_rate=sampling_rate, search=search)
     env = wrangler_cli.cloudflare_env(settings)
     stopper = stop or threading.Event()
     if duration is not None:
         threading.Timer(duration, stopper.set).start()
-    code, output = wrangler_cli.stream(["tail", config.worker_name, "--format", output_format], env,
+    code, output = wrangler_cli.stream(args, env,
                                        worker_dir=worker_dir, wrangler=wrangler, on_line=on_line, stop=stopper)
     if code not in (0, -signal.SIGTERM, -signal.SIGKILL) and not stopper.is_set():
         raise wrangler_cli.failure("tail", code, output)
@@ -126,15 +129,17 @@ def wait_until_live(url: str, timeout: float = 60.0, interval: float = 2.0) -> N
 
 
 def deploy_and_smoke(settings: Settings, target: str | None = None, *, url: str | None = None,
-                     user_id: str = "deploy-smoke", wrangler: Path | None = None, worker_dir: Path = WORKER_DIR,
+                     user_id: str = "deploy-smoke", model: str | None = None, wrangler: Path | None = None, worker_dir: Path = WORKER_DIR,
                      on_line: Callable[[str], None] | None = None, http_client: httpx.Client | None = None,
                      live_timeout: float = 60.0, log_timeout: float = 15.0) -> DeployResult:
     """Deploys (target cloudflare) and smoke-tests the result with its access log.
 
     For target ``local`` the running local stack *is* the deployment: only the smoke test runs.
+    The smoke request carries GATEWAY_CLIENT_API_KEY and ``model`` (default: one the origin lists).
     """
     target = target or settings.GATEWAY_TARGET
-    key_secret = settings.user_key_secret
+    credentials: dict[str, Any] = dict(key_secret=settings.user_key_secret, api_key=settings.client_api_key,
+                                       model=model)
     if target == "local":
         try:
             installed = bool(wrangler_cli.find_wrangler(wrangler, worker_dir))
@@ -143,8 +148,8 @@ def deploy_and_smoke(settings: Settings, target: str | None = None, *, url: str 
         url = url or settings.gateway_url
         checks = [Check("Worker packages installed", "worker/node_modules/.bin/wrangler",
                         "present" if installed else "missing: run make install", installed)]
-        checks += run_smoke(url, LocalAccessLog(settings.GATEWAY_STATE_DIR), user_id=user_id, key_secret=key_secret,
-                            log_timeout=log_timeout)
+        checks += run_smoke(url, LocalAccessLog(settings.GATEWAY_STATE_DIR), user_id=user_id, log_timeout=log_timeout,
+                            **credentials)
         return DeployResult("local", url, None, checks)
     if target != "cloudflare":
         raise SettingsError(f"Unknown target {target!r}: use 'local' or 'cloudflare'.")
@@ -155,5 +160,5 @@ def deploy_and_smoke(settings: Settings, target: str | None = None, *, url: str 
     wait_until_live(url, live_timeout)
     log = CloudflareAccessLog(make_client(settings, http_client), require_account_id(settings),
                               config_in(worker_dir).require_d1_id())
-    checks += run_smoke(url, log, user_id=user_id, key_secret=key_secret, log_timeout=log_timeout)
+    checks += run_smoke(url, log, user_id=user_id, log_timeout=log_timeout, **credentials)
     return DeployResult("cloudflare", url, deployment, checks)

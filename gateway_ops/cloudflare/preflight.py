@@ -110,6 +110,14 @@ class PlanLimits:
 WORKERS_FREE = PlanLimits()
 #: Rows D1 writes per logged request: the row itself plus one per index (migrations/0001_init.sql).
 D1_ROWS_PER_REQUEST = 3
+#: How often a gated request renews its lease while its answer lasts (worker/src/gate/admission.ts RENEW_MS).
+GATE_RENEW_SECONDS = 10.0
+
+
+def gate_calls_per_request(answer_seconds: float) -> int:
+    """Durable Object requests the origin gate adds to one request: acquire, release, and one lease
+    renewal per full ``GATE_RENEW_SECONDS`` the answer lasts (long streams)."""
+    return 2 + math.floor(max(answer_seconds, 0.0) / GATE_RENEW_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,10 @@ class EventPlan:
     limit_per_minute: int = 50
     #: Times per minute a dashboard re-reads the whole access log (0: it reads only new rows).
     dashboard_full_reads_per_minute: float = 0.0
+    #: ORIGIN_MAX_CONCURRENCY set: every request that reaches the origin also calls the gate object.
+    gate: bool = False
+    #: How long an answer lasts on average (s): a gated answer renews its lease every 10 s.
+    answer_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.attendees < 1 or self.requests_per_minute <= 0 or self.hours <= 0:
@@ -147,10 +159,14 @@ def estimate_usage(plan: EventPlan) -> dict[str, int]:
     rows = plan.requests * D1_ROWS_PER_REQUEST
     # a full re-read scans every row so far: sum over reads of (rate × t) = reads/min × rate × T² / 2
     full_reads = plan.dashboard_full_reads_per_minute * plan.requests_per_minute_total * minutes ** 2 / 2
+    # The gate: acquire + release (+ renewals) per request, each writing its lease row (insert, delete,
+    # update). Counted for every request, an upper bound: a 429 never reaches the gate.
+    gate_calls = plan.requests * gate_calls_per_request(plan.answer_seconds) if plan.gate else 0
     return {
         "worker_requests_per_day": plan.requests,
-        "durable_object_requests_per_day": plan.requests,  # one RPC per request (blocked users excepted)
-        "durable_object_rows_written_per_day": plan.requests,  # the user's window row, upserted
+        # the limiter's one RPC per request (blocked users excepted), plus the gate's calls
+        "durable_object_requests_per_day": plan.requests + gate_calls,
+        "durable_object_rows_written_per_day": plan.requests + gate_calls,  # window row upserted; lease rows
         "durable_object_rows_read_per_day": plan.requests,
         "d1_rows_written_per_day": rows,
         "d1_rows_read_per_day": math.ceil(plan.requests + full_reads),  # dashboards read each new row once
@@ -161,7 +177,7 @@ def estimate_usage(plan: EventPlan) -> dict[str, int]:
 
 LABELS = {
     "worker_requests_per_day": "Workers requests/day",
-    "durable_object_requests_per_day": "Durable Object requests/day",
+    "durable_object_requests_per_day": "Durable Object requests/day (limiter, + gate: acquire, release, renewals)",
     "durable_object_rows_written_per_day": "Durable Object rows written/day",
     "durable_object_rows_read_per_day": "Durable Object rows read/day",
     "d1_rows_written_per_day": "D1 rows written/day (row + 2 index entries per request)",

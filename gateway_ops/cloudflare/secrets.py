@@ -27,8 +27,8 @@ from ..results import Check
 from .errors import CloudflareNotFoundError, CloudflareRequestError, cloudflare_errors
 from .resources import WORKERS_PERMISSION
 
-#: The Worker's secrets (DESIGN.md); the first two are required for the gateway to work. ADMIN_TOKEN opens
-#: the admin API (event controls): keep the same value in your ADMIN_TOKEN for the control commands.
+#: The Worker's secrets (README, "Configuration"); the first two are required for the gateway to work.
+#: ADMIN_TOKEN opens the admin API (event controls): keep the same value in your ADMIN_TOKEN.
 SECRET_NAMES = ("OPENCLAW_URL", "AUTH_MODE", "USER_KEY_SECRET", "IP_HASH_SALT", "ADMIN_TOKEN")
 REQUIRED_SECRETS = ("OPENCLAW_URL", "AUTH_MODE")
 #: Secrets that are random keys, so gateway_ops can generate them when asked.

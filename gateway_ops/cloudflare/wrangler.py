@@ -56,7 +56,7 @@ HINTS = (
     ("Invalid API Token", "Cloudflare rejected CLOUDFLARE_API_TOKEN: check that it holds the whole token and is active."),
     ("ENOTFOUND", "Cloudflare's API could not be reached: check the network connection and try again."),
     ("fetch failed", "Cloudflare's API could not be reached: check the network connection and try again."),
-    ("requires at least Node.js", "the installed Node.js is too old for this wrangler: use Node 20 (see TOOLCHAIN)."),
+    ("requires at least Node.js", "the installed Node.js is too old for this wrangler: use Node 20 (wrangler 4.86 is the last release that runs on it)."),
 )
 _COMMAND_WORD = re.compile(r"[a-z][a-z0-9]*")
 
@@ -216,3 +216,32 @@ def stream(args: Sequence[str], env: Mapping[str, str], *, worker_dir: Path = WO
     if timed_out.is_set():
         raise WranglerError(f"wrangler {args[0]} did not finish within {timeout:.0f} s: check the network and try again.")
     return code, list(kept)
+
+
+#: The outcomes ``wrangler tail --status`` filters on.
+TAIL_STATUSES = ("ok", "error", "canceled")
+
+
+def tail_args(worker_name: str, *, output_format: str = "pretty", statuses: Sequence[str] = (),
+              sampling_rate: float | None = None, search: str | None = None) -> list[str]:
+    """``wrangler tail`` arguments with the operator's manual's filters: ``--status`` (repeatable:
+    ok, error, canceled), ``--sampling-rate`` (a fraction in (0, 1]) and ``--search`` (text in
+    console.log messages).
+
+    :raises SettingsError: for a format, status or rate wrangler would refuse
+    """
+    if output_format not in ("pretty", "json"):
+        raise SettingsError("The tail format must be pretty or json.")
+    wrong = [status for status in statuses if status not in TAIL_STATUSES]
+    if wrong:
+        raise SettingsError(f"The tail status must be one of {', '.join(TAIL_STATUSES)}, got {', '.join(wrong)}.")
+    if sampling_rate is not None and not 0 < sampling_rate <= 1:
+        raise SettingsError(f"The sampling rate is a fraction in (0, 1], e.g. 0.1 — got {sampling_rate}.")
+    args = ["tail", worker_name, "--format", output_format]
+    for status in statuses:
+        args += ["--status", status]
+    if sampling_rate is not None:
+        args += ["--sampling-rate", f"{sampling_rate:g}"]
+    if search:
+        args += ["--search", search]
+    return args

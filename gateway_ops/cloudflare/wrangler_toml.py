@@ -26,8 +26,11 @@ WRANGLER_TOML = WORKER_DIR / "wrangler.toml"
 #: The binding names of the Worker's KV namespace and D1 database, as worker/wrangler.toml declares them.
 KV_BINDING = "GATEWAY_KV"
 D1_BINDING = "DB"
-#: The Worker's name, and its D1 database's, when wrangler.toml does not say.
+#: The Worker's name when wrangler.toml does not say.
 DEFAULT_NAME = "organized-gateway"
+#: The D1 database's name — the one the operator's manual uses in `wrangler d1 execute
+#: organized-gateway-db …`; bootstrap finds an existing database by it before creating one.
+D1_DATABASE_NAME = "organized-gateway-db"
 #: What to do when an id is missing.
 RUN_BOOTSTRAP = "run `gateway-ops bootstrap --target cloudflare` first"
 
@@ -94,7 +97,7 @@ def read_config(path: Path = WRANGLER_TOML) -> WorkerConfig:
     return WorkerConfig(
         worker_name=str(document.get("name") or DEFAULT_NAME),
         kv_id=str(kv["id"]) if kv.get("id") else None,
-        d1_name=str(d1.get("database_name") or document.get("name") or DEFAULT_NAME),
+        d1_name=str(d1.get("database_name") or D1_DATABASE_NAME),
         d1_id=str(d1["database_id"]) if d1.get("database_id") else None,
         migrations_dir=(path.parent / str(d1.get("migrations_dir") or "migrations")).resolve(),
     )

@@ -98,11 +98,8 @@ def event_index(rows: pd.DataFrame) -> tuple[pd.DatetimeIndex, str]:
     if rows.empty:
         return pd.DatetimeIndex([], tz="UTC", name="minute").astype("datetime64[ms, UTC]"), "min"
     span = rows["ts"].max() - rows["ts"].min()
-    for freq, width in (("min", "6h"), ("5min", "30h"), ("15min", "90h")):
-        if span <= pd.Timedelta(width):
-            break
-    else:
-        freq = "h"
+    steps = (("min", "6h"), ("5min", "30h"), ("15min", "90h"))
+    freq = next((step for step, width in steps if span <= pd.Timedelta(width)), "h")
     return time_index(rows["ts"].min(), rows["ts"].max(), freq), freq
 
 

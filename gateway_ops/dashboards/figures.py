@@ -68,7 +68,7 @@ def top_users_traces(top: pd.DataFrame) -> list[dict]:
 def build_requests_figure(per_minute: pd.DataFrame, title: str = "Requests per minute by status (UTC)") -> go.Figure:
     """Stacked bars: one trace per status class (``aggregate.requests_per_minute``)."""
     figure = go.Figure(layout=_layout(title, barmode="stack", yaxis_title="requests"))
-    for name, data in zip(STATUS_CLASSES, requests_traces(per_minute)):
+    for name, data in zip(STATUS_CLASSES, requests_traces(per_minute), strict=True):
         figure.add_bar(**data, name=STATUS_NAMES[name], marker_color=STATUS_COLORS[name])
     return figure
 
@@ -76,7 +76,7 @@ def build_requests_figure(per_minute: pd.DataFrame, title: str = "Requests per m
 def build_latency_figure(latency: pd.DataFrame, title: str = "Latency and time to first byte (ms, UTC)") -> go.Figure:
     """p50/p95 latency and TTFB per minute (``aggregate.latency_over_time``); gaps where no traffic."""
     figure = go.Figure(layout=_layout(title, yaxis_title="ms"))
-    for (name, color, dash), data in zip(LATENCY_STYLES.values(), latency_traces(latency)):
+    for (name, color, dash), data in zip(LATENCY_STYLES.values(), latency_traces(latency), strict=True):
         figure.add_scatter(**data, name=name, mode="lines+markers", line=dict(color=color, dash=dash),
                            marker=dict(size=4), connectgaps=False)
     return figure
@@ -156,7 +156,7 @@ def build_dashboard_figure(frames: dict[str, pd.DataFrame], titles: dict[str, st
     figure.update_yaxes(title_text="ms", rangemode="nonnegative", row=2, col=1)
     figure.update_yaxes(rangemode="nonnegative", row=2, col=2)
     figure.update_yaxes(automargin=True, row=3, col=1)
-    for annotation, (x_axis, y_axis) in zip(figure.layout.annotations, AXES):
+    for annotation, (x_axis, y_axis) in zip(figure.layout.annotations, AXES, strict=False):
         annotation.update(x=figure.layout[x_axis].domain[0], xanchor="left", y=figure.layout[y_axis].domain[1] + 0.035,
                           yanchor="bottom", font=dict(size=14))
     return figure

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pandas as pd
 
@@ -31,13 +31,15 @@ PROBES = 64
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def iso_z(moment) -> str:
-    """``created_at``'s own format (``2026-11-28T09:10:49.123Z``), so text comparison orders by time."""
+def created_at_text(moment) -> str:
+    """``created_at``'s own format, UTC with milliseconds (``2026-11-28 09:10:49.123``): SQLite's
+    ``datetime()`` text plus milliseconds, so text comparison orders by time, here and in SQL
+    against ``datetime('now', '-5 minutes')``."""
     stamp = aggregate.utc(moment)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    return stamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,8 @@ class LiveFeed:
             return 1, 0
         totals = aggregate.prepare_totals(queries.user_requests_upto(self.log, max_id), aggregate.LIVE_TOTALS_COLUMNS)
         since = self.now - pd.Timedelta(minutes=self.history_minutes)
-        first_id, probes_read = self._first_id_since(min_id, max_id, iso_z(since))
-        rows = aggregate.prepare_rows(queries.dashboard_rows_between(self.log, first_id, max_id, iso_z(since)))
+        first_id, probes_read = self._first_id_since(min_id, max_id, created_at_text(since))
+        rows = aggregate.prepare_rows(queries.dashboard_rows_between(self.log, first_id, max_id, created_at_text(since)))
         self.rows, self.totals, self.last_id, self.loaded = rows, totals, max_id, True
         table_rows = int(totals["requests"].sum())
         # The totals query reads every row (of an index); the window query reads first_id … max_id.

@@ -7,17 +7,17 @@ the start, so rows written meanwhile neither shift the pages nor sneak into the 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pandas as pd
 
 from .. import queries
 from ..accesslog import AccessLog
 from ..exceptions import GatewayOpsError
-from .live import iso_z
+from .live import created_at_text
 
-EARLIEST = "0000-01-01T00:00:00.000Z"
-LATEST = "9999-12-31T23:59:59.999Z"
+EARLIEST = "0000-01-01 00:00:00.000"
+LATEST = "9999-12-31 23:59:59.999"
 _AGO = re.compile(r"(\d+(?:\.\d+)?)\s*(m|min|h|d)", re.IGNORECASE)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
 
@@ -34,14 +34,14 @@ def parse_time(text: str | None, *, default: str, now: datetime | None = None) -
     text = (text or "").strip()
     if not text:
         return default
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if text.lower() == "now":
-        return iso_z(now)
+        return created_at_text(now)
     ago = _AGO.fullmatch(text)
     if ago:
-        return iso_z(now - timedelta(**{_UNITS[ago.group(2).lower()]: float(ago.group(1))}))
+        return created_at_text(now - timedelta(**{_UNITS[ago.group(2).lower()]: float(ago.group(1))}))
     try:
-        return iso_z(pd.Timestamp(text))
+        return created_at_text(pd.Timestamp(text))
     except (ValueError, TypeError):
         raise TimeRangeError(
             f"Cannot read {text!r} as a time: use ISO 8601 (e.g. 2026-11-28T09:00:00Z; no zone means UTC), "

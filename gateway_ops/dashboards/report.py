@@ -2,7 +2,8 @@
 
 Totals, attendees active, the timeline of interventions (event controls, when the log has the
 ``control_events`` table), requests and tokens by user, rate-limit hits, the error budget, latency
-and requests over time, and the busiest minutes. ``build_report_html`` is pure (rows in, text
+and requests over time, latency and refusals by origin (the gate and the pool), and the busiest
+minutes. ``build_report_html`` is pure (rows in, text
 out); ``write_report`` reads the log and writes the file.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pandas as pd
@@ -56,14 +57,17 @@ def _range_text(since: str, until: str) -> str:
 
 def build_report_html(raw_rows: pd.DataFrame, *, since: str = EARLIEST, until: str = LATEST,
                       title: str = "Event report", slo: float = 0.99, generated_at: datetime | None = None,
+                      by_origin: pd.DataFrame | str | None = None,
                       control_events: pd.DataFrame | None = None) -> str:
     """The report as one HTML document with plotly.js inlined in its head, so it opens offline.
 
-    ``control_events``: the table's rows for the timeline of interventions (None: no such table,
-    no section)."""
+    :param by_origin: ``queries.origin_breakdown``'s rows, or a sentence saying why there are none
+    :param control_events: the ``control_events`` rows for the timeline of interventions (None: the
+        log has no such table, so no section)
+    """
     rows = aggregate.prepare_rows(raw_rows)
     summary = aggregate.event_summary(rows, slo=slo)
-    generated_at = generated_at or datetime.now(timezone.utc)
+    generated_at = generated_at or datetime.now(UTC)
     index, freq = aggregate.event_index(rows)
     totals = aggregate.user_totals(rows)
     bucket = {"min": "minute", "5min": "5 minutes", "15min": "15 minutes", "h": "hour"}[freq]
@@ -119,6 +123,8 @@ generated {generated_at:%Y-%m-%d %H:%M:%S} UTC</p>
 <h2>Latency over time</h2>
 {rendered[1]}
 {rendered[2]}
+<h2>By origin</h2>
+{_origin_section(by_origin)}
 <h2>Busiest minutes</h2>
 {tables.html_table(busiest, {"minute": "minute (UTC)", "requests": "requests", "users": "users",
                              "rate_limited": "429s", "errors": "5xx"}, user_column=None,
@@ -126,6 +132,32 @@ generated {generated_at:%Y-%m-%d %H:%M:%S} UTC</p>
 """
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"{PAGE_STYLE}{_plotly_js()}</head><body>{body}</body></html>\n")
+
+
+ORIGIN_HEADERS = {"origin": "origin", "requests": "requests", "ok": "2xx", "origin_busy": "503 origin_busy",
+                  "other_5xx": "other 5xx", "p50_ms": "p50 ms", "p95_ms": "p95 ms", "ttfb_p50_ms": "TTFB p50 ms",
+                  "ttfb_p95_ms": "TTFB p95 ms", "gate_wait_avg_ms": "gate wait avg ms",
+                  "gate_wait_max_ms": "gate wait max ms"}
+NO_ORIGIN = "none (refused at the gate, or before)"
+
+
+def origin_table(by_origin: pd.DataFrame) -> pd.DataFrame:
+    """The breakdown as the report shows it: origins by index, "none" for requests that reached none."""
+    table = by_origin.copy()
+    table["origin"] = [NO_ORIGIN if origin is None or origin != origin else f"origin {origin}"
+                       for origin in table["origin"]]
+    return table
+
+
+def _origin_section(by_origin: pd.DataFrame | str | None) -> str:
+    if isinstance(by_origin, str):
+        return f'<p class="muted">{html.escape(by_origin)}</p>'
+    if by_origin is None or by_origin.empty:
+        return '<p class="muted">No requests in this range.</p>'
+    return ('<p>Latency of the successful answers and refusals per origin (the <code>origin</code> column: the '
+            'index in <code>OPENCLAW_URL</code>). A 503 <code>origin_busy</code> waited its whole queue timeout at '
+            'the gate and never reached an origin; <code>gate wait</code> is the time queued before being sent.</p>'
+            + tables.html_table(origin_table(by_origin), ORIGIN_HEADERS, user_column=None))
 
 
 def _budget_text(used: float) -> str:
@@ -155,7 +187,11 @@ def write_report(log: AccessLog, out: str | Path, *, since: str | None = None, u
     since_iso, until_iso = time_range(since, until)
     upto = queries.id_bounds(log)[1]
     raw = read_range(log, since_iso, until_iso, upto_id=upto, progress=progress)
-    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo,
+    try:
+        by_origin: pd.DataFrame | str = queries.origin_breakdown(log, since_iso, until_iso, upto)
+    except GatewayOpsError as error:  # a log without migration 0003's columns
+        by_origin = f"No breakdown by origin: {error} (apply the migrations: gateway-ops bootstrap)."
+    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo, by_origin=by_origin,
                                  control_events=queries.control_events(log))
     path = Path(out)
     try:

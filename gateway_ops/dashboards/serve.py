@@ -84,7 +84,7 @@ class DashboardServer:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}/"
 
-    def start(self) -> "DashboardServer":
+    def start(self) -> DashboardServer:
         if not port_is_free(self.port):
             raise PortInUseError(f"Port {self.port} is already in use on {HOST}: choose another with --port.")
         self._folder = Path(tempfile.mkdtemp(prefix="gateway-dashboard-"))
@@ -116,7 +116,7 @@ class DashboardServer:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
 
-    def __enter__(self) -> "DashboardServer":
+    def __enter__(self) -> DashboardServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

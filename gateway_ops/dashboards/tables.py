@@ -68,7 +68,7 @@ def html_table(frame: pd.DataFrame, headers: Mapping[str, str] | None = None, *,
     users = frame[user_column].tolist() if user_column and user_column in frame else None
     body = []
     for i in range(len(frame)):
-        classes = row_class(records[i]) if records is not None else ""
+        classes = row_class(records[i]) if row_class is not None and records is not None else ""
         user = f" {user_marker(users[i])}" if users is not None else ""
         body.append(f'<tr class="{classes}"{user}>{"".join(cells[name][i] for name in columns)}</tr>')
     return f'<table class="gw-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

@@ -33,6 +33,7 @@ from ..log import logger
 from ..results import Check
 from . import aggregate, figures, tables
 from .live import LiveFeed, RefreshStats
+from .origins import OriginPanel, origins_frame_hosts
 
 WINDOWS = {"last 5 min": 5, "last 15 min": 15, "last 60 min": 60}
 SORT_COLUMNS = {"requests": "requests", "429s": "rate_limited", "5xx": "errors", "p50 ms": "p50_ms",
@@ -57,9 +58,9 @@ def live_kernel() -> bool:
 def sync_figure(widget: go.FigureWidget, traces: list[dict], titles: list[str]) -> None:
     """Copies new trace data (x/y, in trace order) and panel titles into ``widget`` in one update message."""
     with widget.batch_update():
-        for target, data in zip(widget.data, traces):
+        for target, data in zip(widget.data, traces, strict=True):
             target.x, target.y = data["x"], data["y"]
-        for annotation, text in zip(widget.layout.annotations, titles):
+        for annotation, text in zip(widget.layout.annotations, titles, strict=False):
             if annotation.text != text:
                 annotation.text = text
     resync(widget)
@@ -78,13 +79,15 @@ class Dashboard:
     :param refresh_seconds: the timer's initial interval (the slider changes it)
     :param window_minutes: the per-user table's initial window (5, 15 or 60)
     :param limit_per_minute: the Worker's per-user limit, for the near/over-limit highlight
+    :param origins: the origin panel's reader (gate status); None: no origin panel
     :param controls: returns the line of active controls (never raises); None: "unknown (no admin token)"
     """
 
     def __init__(self, feed: LiveFeed, *, refresh_seconds: int = 5, window_minutes: int = 15,
                  limit_per_minute: int = 50, near_fraction: float = 0.8, top_n: int = 10, panel_minutes: int = 60,
-                 controls: Callable[[], str] | None = None):
+                 origins: OriginPanel | None = None, controls: Callable[[], str] | None = None):
         self.feed = feed
+        self.origins = origins
         self.read_controls = controls or (lambda: NO_CONTROLS)
         self.controls = widgets.HTML()
         self.limit_per_minute = int(limit_per_minute)
@@ -120,6 +123,7 @@ class Dashboard:
                                        ensure_option=False)
         self.show_user = widgets.Button(description="Show")
         self.drilldown = widgets.HTML()
+        self.origin_panel = widgets.HTML(self.origins.refresh() if self.origins is not None else "")
 
         frames = self.frames()
         self.figure = go.FigureWidget(figures.build_dashboard_figure(frames, self.titles(frames)))
@@ -162,6 +166,8 @@ class Dashboard:
             stats = self.feed.refresh()
             self._count(stats)
             self._show_controls()
+            if self.origins is not None:
+                self.origin_panel.value = self.origins.refresh()
             self.render()
             return stats
 
@@ -355,8 +361,10 @@ class Dashboard:
         toolbar = widgets.HBox([self.interval, self.pause, self.refresh_now, self.window])
         table_box = widgets.Box([self.user_table], layout=widgets.Layout(max_height="420px", overflow="auto",
                                                                           width="100%"))
+        origins = [widgets.HTML("<b style='font:14px system-ui'>Origins (gate status)</b>"), self.origin_panel] \
+            if self.origins is not None else []
         return widgets.VBox([
-            self.controls, self.banner, self.status, toolbar, box(self.figure),
+            self.controls, self.banner, self.status, toolbar, *origins, box(self.figure),
             widgets.HTML("<b style='font:14px system-ui'>Users in the window</b>"),
             widgets.HBox([self.sort_by, self.descending]), table_box,
             widgets.HTML("<b style='font:14px system-ui'>User drill-down</b>"),
@@ -367,7 +375,7 @@ class Dashboard:
         return self.view._repr_mimebundle_(**kwargs)
 
 
-def _escape(text: str) -> str:
+def _escape(text: object) -> str:
     import html
 
     return html.escape(str(text))
@@ -400,6 +408,14 @@ def dashboard_checks(dashboard: Dashboard) -> list[Check]:
                         stats.error or f"{stats.rows_read} rows read ({stats.mode}), {len(fresh)} new in view",
                         stats.ok and stats.mode == "incremental" and stats.rows_read == stats.new_rows
                         and stats.rows_read >= len(fresh)))
+    if dashboard.origins is not None:
+        panel = dashboard.origins
+        shown = panel.status is not None and all(f'>{origin}<' in dashboard.origin_panel.value
+                                                 for origin in origins_frame_hosts(panel.status))
+        checks.append(Check("origin panel shows the gate status", "every origin of /admin/status, or a no-token notice",
+                            "no token (the panel says so)" if panel.read is None else (panel.error or
+                            f"{len((panel.status or {}).get('origins', []))} origin(s)"),
+                            panel.read is None or (panel.error is None and shown)))
     if dashboard.ran_for > 0:
         checks.append(Check("timer refreshes", f"at least one refresh in {dashboard.ran_for:g} s",
                             f"{dashboard.refreshes} refreshes", dashboard.refreshes >= 1))

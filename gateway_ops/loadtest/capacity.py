@@ -19,18 +19,22 @@ import json
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..attendees.oauth import TokenLoan, lending
+from ..client import Credentials
 from ..results import Check, write_result
+from .concurrency import ConcurrencyAdvice, recommend_concurrency, unloaded_latency_ms
 from .engine import EngineOptions, Run, chat_request, run_open
 from .errors import LoadTestError
 from .knee import Thresholds, find_knee, step_passes
-from .preflight import check_gateway
+from .preflight import check_gateway, model_for_run
 from .records import records_frame
+from .served import any_server_error, origin_served_check
 from .schedule import constant_offsets, open_schedule, user_ids, users_needed
 from .stats import jsonable, step_table, summarize
 
@@ -68,7 +72,8 @@ class SweepPlan:
     stream: bool = False
     prompt_tokens: int = 16
     max_tokens: int | None = None
-    model: str = "loadtest"
+    #: the model every request asks for (None: the first one the origin lists at /v1/models)
+    model: str | None = None
     #: requests per user id in a step; under the gateway's per-user limit so it never answers 429
     per_user_budget: int = 40
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -117,7 +122,7 @@ def recommendation_table(knee_rps: float | None, limits: Sequence[int] = DEFAULT
     """The table a facilitator reads: rows per-user limit, columns attendee counts, each cell the
     peak load and ✓/✗, plus the most attendees that limit allows."""
     long = recommendations(knee_rps, limits, attendees)
-    cells = long.assign(cell=[f"{'✓' if ok else '✗'} {rps:g} req/s" for ok, rps in zip(long["holds"], long["peak_rps"])])
+    cells = long.assign(cell=[f"{'✓' if ok else '✗'} {rps:g} req/s" for ok, rps in zip(long["holds"], long["peak_rps"], strict=True)])
     table = cells.pivot(index="per_user_limit", columns="attendees", values="cell")
     table.columns = [f"{n} attendees" for n in table.columns]
     table.insert(0, "max attendees", [max_attendees(knee_rps, limit) if knee_rps else 0 for limit in table.index])
@@ -125,8 +130,11 @@ def recommendation_table(knee_rps: float | None, limits: Sequence[int] = DEFAULT
     return table
 
 
-def sweep_checks(steps: pd.DataFrame, knee: float | None, plan: SweepPlan) -> list[Check]:
-    """Whether the sweep found a capacity and whether its measurement can be trusted."""
+def sweep_checks(steps: pd.DataFrame, knee: float | None, plan: SweepPlan, frame: pd.DataFrame | None = None
+                 ) -> list[Check]:
+    """Whether the sweep found a capacity, whether the origin served it at all (``frame``: its
+    records — a refused key or an unknown model is not a capacity), and whether its measurement
+    can be trusted."""
     t = plan.thresholds
     lowest = plan.rates[0]
     checks = [Check(
@@ -135,6 +143,9 @@ def sweep_checks(steps: pd.DataFrame, knee: float | None, plan: SweepPlan) -> li
         "none: even the lowest rate failed" if knee is None else f"{knee:g} req/s",
         knee is not None,
     )]
+    if frame is not None:
+        checks.append(origin_served_check(frame[frame["status"] != 429], name="the origin served the sweep's requests",
+                                          model=plan.model, tolerated=any_server_error))
     limited = int(steps["rate_limited"].sum()) if len(steps) else 0
     checks.append(Check("per-user limit stayed out of the way", "0 responses 429", f"{limited} responses 429",
                         limited == 0))
@@ -155,19 +166,40 @@ class Sweep:
     knee_rps: float | None
     checks: list[Check]
 
+    def concurrency_advice(self) -> ConcurrencyAdvice:
+        """The ``ORIGIN_MAX_CONCURRENCY`` this sweep recommends for the measured origin (``concurrency``)."""
+        return recommend_concurrency(self.knee_rps, unloaded_latency_ms(self.steps))
+
     def step_records(self) -> list[dict[str, Any]]:
         """``steps`` as JSON-ready dicts (NaN → None)."""
         return jsonable(self.steps.to_dict("records"))
 
 
-def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, progress: bool = True,
-              run_id: str | None = None) -> Sweep:
+def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, api_key: str | None = None,
+              loan: TokenLoan | None = None, progress: bool = True, run_id: str | None = None) -> Sweep:
     """Runs the steps in order through the gateway at ``url`` and judges them.
 
-    :raises LoadTestError: when the gateway does not answer /health
+    Every request carries ``api_key`` (GATEWAY_CLIENT_API_KEY) and ``plan.model`` (default: the
+    first model the origin lists). In codex mode ``loan`` lends every step's users a token
+    (``oauth:{user}``) for the sweep and removes it afterwards, also on failure.
+
+    :raises LoadTestError: when the gateway does not answer /health, or no model can be found
     """
     check_gateway(url)
     run_id = run_id or uuid.uuid4().hex[:8]
+    step_users = [user_ids(f"cap-{run_id}-s{step}", users_needed(len(constant_offsets(rate, plan.step_s)),
+                                                                 plan.per_user_budget))
+                  for step, rate in enumerate(plan.rates)]
+    asker = f"cap-{run_id}-models"
+    with lending(loan, [asker, *(user for users in step_users for user in users)]):
+        model = model_for_run(url, plan.model, Credentials(key_secret, api_key).headers(asker))
+        return _sweep(url, replace(plan, model=model), step_users, key_secret=key_secret, api_key=api_key,
+                      progress=progress)
+
+
+def _sweep(url: str, plan: SweepPlan, step_users: list[list[str]], *, key_secret: str | None, api_key: str | None,
+           progress: bool) -> Sweep:
+    assert plan.model, "the sweep chooses the model before its steps"
     request = chat_request(model=plan.model, prompt_tokens=plan.prompt_tokens, max_tokens=plan.max_tokens,
                            stream=plan.stream)
     runs: list[Run] = []
@@ -175,10 +207,10 @@ def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, progr
     failures = 0
     for step, rate in enumerate(plan.rates):
         offsets = constant_offsets(rate, plan.step_s)
-        users = user_ids(f"cap-{run_id}-s{step}", users_needed(len(offsets), plan.per_user_budget))
         options = EngineOptions(transport=plan.transport, max_in_flight=plan.max_in_flight, timeout_s=plan.timeout_s,
-                                key_secret=key_secret, progress=progress, description=f"{rate:g} req/s")
-        run = run_open(url, open_schedule(offsets, users, step=step), request, options)
+                                key_secret=key_secret, api_key=api_key, progress=progress,
+                                description=f"{rate:g} req/s")
+        run = run_open(url, open_schedule(offsets, step_users[step], step=step), request, options)
         runs.append(run)
         frames.append(records_frame(run.records, run.wall_t0))
         summary = step_table(frames[-1], plan.rates, plan.step_s)
@@ -189,12 +221,12 @@ def run_sweep(url: str, plan: SweepPlan, *, key_secret: str | None = None, progr
     frame = pd.concat(frames, ignore_index=True)
     steps = step_table(frame, plan.rates, plan.step_s)
     knee = find_knee(steps.to_dict("records"), plan.thresholds)
-    return Sweep(plan, runs, frame, steps, knee, sweep_checks(steps, knee, plan))
+    return Sweep(plan, runs, frame, steps, knee, sweep_checks(steps, knee, plan, frame))
 
 
 def write_sweep_result(sweep: Sweep, out_dir: str | Path, *, limits: Sequence[int] = DEFAULT_LIMITS,
                        attendees: Sequence[int] = DEFAULT_ATTENDEES, url: str = "") -> dict[str, Any]:
-    """``result.json`` (checks, steps, knee_rps, recommendations, plan), ``requests.csv`` and the
+    """``result.json`` (checks, steps, knee_rps, recommendations, origin_concurrency, plan), ``requests.csv`` and the
     plot as HTML into ``out_dir``; returns what result.json holds."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,5 +240,6 @@ def write_sweep_result(sweep: Sweep, out_dir: str | Path, *, limits: Sequence[in
         out / "result.json", sweep.checks, url=url, steps=sweep.step_records(), knee_rps=sweep.knee_rps,
         thresholds=asdict(sweep.plan.thresholds),
         recommendations=json.loads(recommendations(sweep.knee_rps, limits, attendees).to_json(orient="records")),
+        origin_concurrency=jsonable(sweep.concurrency_advice().as_dict()),
         summary=jsonable(summarize(sweep.frame).as_dict()), plan=jsonable(plan),
     )

@@ -31,7 +31,7 @@ from typing import Any, Literal, TypeVar
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..keys import user_key
+from ..client import Credentials
 from .errors import LoadTestError
 from .records import DROPPED, Record, records_frame
 from .schedule import Arrival
@@ -81,6 +81,8 @@ class EngineOptions:
     when_full: Literal["drop", "wait"] = "drop"
     timeout_s: float = 60.0
     key_secret: str | None = field(default=None, repr=False)
+    #: GATEWAY_CLIENT_API_KEY: sent as ``Authorization: Bearer …`` for the origin
+    api_key: str | None = field(default=None, repr=False)
     progress: bool = True
     description: str = "requests"
 
@@ -147,12 +149,11 @@ class Engine:
         self._headers: dict[str, dict[str, str]] = {}
 
     def headers_for(self, user_id: str) -> dict[str, str]:
-        """The user's request headers (``X-User-Key`` too when a key secret is configured)."""
+        """The user's request headers (``X-User-Key`` and ``Authorization`` too when configured)."""
         headers = self._headers.get(user_id)
         if headers is None:
-            headers = {"Content-Type": "application/json", "X-User-ID": user_id}
-            if self.options.key_secret:
-                headers["X-User-Key"] = user_key(self.options.key_secret, user_id)
+            credentials = Credentials(key_secret=self.options.key_secret, api_key=self.options.api_key)
+            headers = {"Content-Type": "application/json", **credentials.headers(user_id)}
             self._headers[user_id] = headers
         return headers
 

@@ -7,8 +7,11 @@ spread evenly over some seconds), and then checks, per user:
 
 * accepted == min(requests, limit), every other answer a 429 with the limit's message —
   "accepted" meaning admitted by the limiter (an answer that is not a 429 and carries the
-  ``X-RateLimit-*`` headers), whatever the origin then answered: a burst may well overload a small
-  origin (503), which is the capacity test's business, not the limit's;
+  ``X-RateLimit-*`` headers);
+* the origin served the admitted requests: a refusal (401 wrong key, 403, 404 unknown model) or a
+  failure (500, 502 origin down, 504) fails the check with its cause — a limit that "holds" while
+  no attendee gets an answer is a broken event. Only 503 is tolerated (a burst may well overload a
+  small origin, which is the capacity test's business, not the limit's), as long as some were served;
 * every 429 carries ``Retry-After`` agreeing with ``X-RateLimit-Reset``, and the ``X-RateLimit-*``
   headers are consistent (Limit as expected, Reset the end of the minute, Remaining counting down
   one by one and 0 on every 429);
@@ -25,7 +28,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,11 +38,14 @@ from tqdm.auto import tqdm
 from .. import queries
 from ..minute_window import WINDOW_S, wait_before_start, wait_for_window
 from ..accesslog import AccessLog
+from ..attendees.oauth import TokenLoan, lending
+from ..client import Credentials
 from ..results import Check, write_result
 from .engine import EngineOptions, chat_request, run_open
 from .errors import LoadTestError
-from .preflight import check_gateway
+from .preflight import check_gateway, model_for_run
 from .records import records_frame
+from .served import origin_served_check
 from .schedule import burst_schedule, spread_schedule, user_ids
 from .stats import jsonable
 
@@ -68,6 +74,8 @@ class RateLimitPlan:
     #: throughput assumed when estimating how long a burst takes (to fit it in one minute)
     assumed_rps: float = 100.0
     margin_s: float = 3.0
+    #: the model every request asks for (None: the first one the origin lists at /v1/models)
+    model: str | None = None
     #: requests in flight at once (a burst sends min(total, this) together)
     max_in_flight: int = 1000
     timeout_s: float = 30.0
@@ -203,7 +211,7 @@ def retry_after_check(frame: pd.DataFrame) -> Check:
     """Every 429 carries Retry-After: whole seconds in [1, 60], agreeing with X-RateLimit-Reset."""
     rejected = frame[frame["rate_limited"]]
     bad = 0
-    for retry, reset, done in zip(rejected["retry_after"], rejected["rl_reset"], rejected["done_epoch_s"]):
+    for retry, reset, done in zip(rejected["retry_after"], rejected["rl_reset"], rejected["done_epoch_s"], strict=True):
         retry_s, reset_s = _int(retry), _int(reset)
         if retry_s is None or reset_s is None or not 1 <= retry_s <= WINDOW_S:
             bad += 1
@@ -222,7 +230,7 @@ def header_check(frame: pd.DataFrame, plan: RateLimitPlan) -> Check:
         problems.append(f"X-RateLimit-Limit {_counts(frame['rl_limit'].replace('', 'missing'), 'answer')}")
     resets = frame["rl_reset"].map(_int)
     reset_ok = [r is not None and r % WINDOW_S == 0 and -CLOCK_TOLERANCE_S < r - sent <= WINDOW_S + CLOCK_TOLERANCE_S
-                for r, sent in zip(resets, frame["sent_epoch_s"])]
+                for r, sent in zip(resets, frame["sent_epoch_s"], strict=True)]
     if not all(reset_ok):
         problems.append(f"{reset_ok.count(False)} resets not at the end of the request's minute")
     remaining = frame["rl_remaining"].map(_int)
@@ -243,7 +251,7 @@ def next_window_check(next_frame: pd.DataFrame, burst: pd.DataFrame, plan: RateL
     previous = burst.groupby("user_id")["rl_reset"].agg(lambda s: max((_int(v) or 0) for v in s))
     good = 0
     for user, let_in, remaining, reset in zip(next_frame["user_id"], admitted(next_frame), next_frame["rl_remaining"],
-                                              next_frame["rl_reset"]):
+                                              next_frame["rl_reset"], strict=True):
         if (let_in and _int(remaining) == plan.expected_limit - 1
                 and _int(reset) == previous.get(user, -1) + WINDOW_S):
             good += 1
@@ -297,6 +305,8 @@ def judge(burst: pd.DataFrame, next_frame: pd.DataFrame | None, rows: pd.DataFra
         rejection_check(burst, plan),
         retry_after_check(burst),
         header_check(burst, plan),
+        origin_served_check(burst[admitted(burst)], name="the origin served the admitted requests",
+                            model=plan.model),
     ]
     if next_frame is not None:
         checks.append(next_window_check(next_frame, burst, plan))
@@ -349,26 +359,42 @@ def _log_rows(log: AccessLog, prefix: str, after_id: int, expected: int, timeout
 
 
 def run_rate_limit_check(url: str, log: AccessLog, plan: RateLimitPlan, *, key_secret: str | None = None,
-                         progress: bool = True, clock: Callable[[], float] = time.time,
+                         api_key: str | None = None, loan: TokenLoan | None = None, progress: bool = True, clock: Callable[[], float] = time.time,
                          sleep: Callable[[float], None] = time.sleep, run_id: str | None = None) -> RateLimitRun:
     """Sends the burst (waiting first if the minute is too far gone), the next-window requests if
     planned, reads the access log and judges it all. Never raises for a gateway that fails a check.
 
-    :raises LoadTestError: when the gateway does not answer /health
+    Every request carries ``api_key`` (GATEWAY_CLIENT_API_KEY) and ``plan.model`` (default: the
+    first model the origin lists, asked by a user outside the run's prefix). In codex mode ``loan``
+    lends the run's users a token (``oauth:{user}``) for the run and removes it afterwards.
+
+    :raises LoadTestError: when the gateway does not answer /health, or no model can be found
     :raises AccessLogError: when the access log cannot be read (checked before sending)
     """
     check_gateway(url)
     prefix = f"rl-{run_id or uuid.uuid4().hex[:10]}"
     after_id = queries.last_request_id(log)  # also: an unreadable log fails now, not after the burst
     users = user_ids(prefix, plan.users)
+    asker = f"models-{prefix}"  # outside the prefix: its request is not one of the run's rows
+    with lending(loan, [*users, asker]):
+        plan = replace(plan, model=model_for_run(url, plan.model, Credentials(key_secret, api_key).headers(asker)))
+        return _run(url, log, plan, prefix, users, after_id, key_secret=key_secret, api_key=api_key,
+                    progress=progress, clock=clock, sleep=sleep)
+
+
+def _run(url: str, log: AccessLog, plan: RateLimitPlan, prefix: str, users: list[str], after_id: int, *,
+         key_secret: str | None, api_key: str | None, progress: bool, clock: Callable[[], float],
+         sleep: Callable[[float], None]) -> RateLimitRun:
     waited = wait_before_start(clock(), window_needed_s(plan))
     countdown(waited, "waiting for the next UTC minute", progress=progress, sleep=sleep)
     arrivals = (burst_schedule(users, plan.requests_per_user) if plan.mode == "burst"
                 else spread_schedule(users, plan.requests_per_user, plan.spread_s))
     options = EngineOptions(transport=plan.transport, max_in_flight=min(plan.total, plan.max_in_flight), when_full="wait",
-                            timeout_s=plan.timeout_s, key_secret=key_secret, progress=progress,
+                            timeout_s=plan.timeout_s, key_secret=key_secret, api_key=api_key, progress=progress,
                             description=f"{plan.mode}: {plan.users} users × {plan.requests_per_user}")
-    run = run_open(url, arrivals, chat_request(max_tokens=1), options)
+    assert plan.model, "the run chooses the model before the burst"
+    request = chat_request(model=plan.model, max_tokens=1)
+    run = run_open(url, arrivals, request, options)
     burst = records_frame(run.records, run.wall_t0)
     next_frame = None
     if plan.check_next_window:
@@ -377,9 +403,9 @@ def run_rate_limit_check(url: str, log: AccessLog, plan: RateLimitPlan, *, key_s
         wait = wait_for_window(clock(), reset)
         countdown(wait, "waiting for the next window", progress=progress, sleep=sleep)
         waited += wait
-        again = run_open(url, burst_schedule(users, 1), chat_request(max_tokens=1),
+        again = run_open(url, burst_schedule(users, 1), request,
                          EngineOptions(transport=plan.transport, when_full="wait", timeout_s=plan.timeout_s,
-                                       key_secret=key_secret, progress=False))
+                                       key_secret=key_secret, api_key=api_key, progress=False))
         next_frame = records_frame(again.records, again.wall_t0)
     sent = burst if next_frame is None else pd.concat([burst, next_frame], ignore_index=True)
     rows = _log_rows(log, prefix, after_id, int((sent["status"] > 0).sum()), plan.log_timeout_s, sleep)

@@ -149,8 +149,8 @@ def achieved_rps(part: pd.DataFrame, offered_rps: float) -> float:
 
 
 def step_table(frame: pd.DataFrame, offered: Sequence[float], step_s: float) -> pd.DataFrame:
-    """One row per step of a sweep (``step`` column = index into ``offered``): the DESIGN.md step
-    fields (offered_rps, achieved_rps, p50_ms, p95_ms, p99_ms, error_rate) and more.
+    """One row per step of a sweep (``step`` column = index into ``offered``): the step fields every
+    sweep's result.json carries (offered_rps, achieved_rps, p50_ms, p95_ms, p99_ms, error_rate) and more.
 
     ``achieved_rps`` is :func:`achieved_rps`; ``error_rate`` counts every request that did not
     succeed (429, 5xx, transport errors, dropped starts).

@@ -13,9 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import LoadTestError
+
+if TYPE_CHECKING:  # imported lazily at run time: only the transport in use is loaded
+    import aiohttp
+    import httpx
 
 
 class Reply(Protocol):
@@ -63,7 +67,7 @@ class AiohttpTransport:
     name = "aiohttp"
 
     def __init__(self) -> None:
-        self._session = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def open(self, max_connections: int, timeout_s: float) -> None:
         import aiohttp
@@ -81,6 +85,7 @@ class AiohttpTransport:
 
     def request(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None):
         # aiohttp's own context manager: its response already has status, headers, read(), chunks()
+        assert self._session is not None, "open() first"
         return self._session.request(method, url, headers=headers, data=body)
 
     def classify(self, error: BaseException) -> str:
@@ -119,7 +124,7 @@ class HttpxTransport:
     name = "httpx"
 
     def __init__(self) -> None:
-        self._client = None
+        self._client: httpx.AsyncClient | None = None
 
     async def open(self, max_connections: int, timeout_s: float) -> None:
         import httpx
@@ -136,6 +141,7 @@ class HttpxTransport:
 
     @asynccontextmanager
     async def request(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None):
+        assert self._client is not None, "open() first"
         async with self._client.stream(method, url, headers=headers, content=body) as response:
             yield _HttpxReply(response)
 
@@ -151,7 +157,7 @@ class HttpxTransport:
         return type(error).__name__
 
 
-TRANSPORTS = {"aiohttp": AiohttpTransport, "httpx": HttpxTransport}
+TRANSPORTS: dict[str, type[Transport]] = {"aiohttp": AiohttpTransport, "httpx": HttpxTransport}
 
 
 def make_transport(name: str | Transport = "aiohttp") -> Transport:

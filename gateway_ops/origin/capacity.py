@@ -6,7 +6,8 @@ only mean something if the origin behaves that way, so this module models exactl
 
 * :class:`Capacity` — ``slots`` concurrent generations, a FIFO queue of at most ``max_queue``
   waiters behind them, and an immediate :class:`QueueFull` past that bound. Counters
-  (``in_flight``, ``queued``, ``served``, ``rejected``, ``peak_in_flight``) let tests observe it.
+  (``in_flight``, ``queued``, ``served``, ``rejected``, ``peak_in_flight``, and ``peak_held``: the
+  most requests it held at once, generating or queued) let tests and benchmarks observe it.
 * :class:`LatencyModel` — ``base_ms + per_token_ms * output_tokens`` scaled by a multiplicative
   jitter drawn from a seeded :class:`random.Random`, so runs are reproducible.
 * :class:`Timing` — one sampled latency split into time-to-first-token and time per token, so a
@@ -74,6 +75,8 @@ class Capacity:
         self.served = 0
         self.rejected = 0
         self.peak_in_flight = 0
+        #: the most requests held at once, in slots and queued (what a gate in front must bound)
+        self.peak_held = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
@@ -114,21 +117,28 @@ class Capacity:
             "served": self.served,
             "rejected": self.rejected,
             "peak_in_flight": self.peak_in_flight,
+            "peak_held": self.peak_held,
         }
 
     def reset_counters(self) -> None:
-        """Zero ``served``, ``rejected`` and ``peak_in_flight`` (live slots and queue are kept)."""
+        """Zero ``served``, ``rejected`` and the peaks (live slots and queue are kept)."""
         self.served = 0
         self.rejected = 0
         self.peak_in_flight = self.in_flight
+        self.peak_held = self.in_flight + self.queued
 
     def _occupy(self) -> None:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self._note_held()
+
+    def _note_held(self) -> None:
+        self.peak_held = max(self.peak_held, self.in_flight + len(self._waiters))
 
     async def _wait_for_handoff(self) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        self._note_held()
         try:
             await waiter
         except asyncio.CancelledError:

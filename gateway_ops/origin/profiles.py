@@ -9,6 +9,7 @@ from "a large GPU box". Profiles give those machines names so a load test or a n
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def resolve_profile(
     except KeyError:
         valid = ", ".join(sorted(PROFILES))
         raise ValueError(f"Unknown origin profile {name!r}; valid profiles: {valid}.") from None
-    overrides = {
+    overrides: dict[str, Any] = {
         "slots": slots,
         "base_ms": latency_ms,
         "per_token_ms": per_token_ms,

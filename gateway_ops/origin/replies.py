@@ -7,7 +7,7 @@ errors the same way (``{"error": {...}}``) and parse bodies the same way (400 on
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -32,7 +32,7 @@ class SimulatedDrop(Exception):
 
 
 def error_response(
-    status: int, message: str, type_: str, code: str | None = None, headers: dict[str, str] | None = None
+    status: int, message: str, type_: str, code: str | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(error_body(message, type_, code), status_code=status, headers=headers)
 

@@ -95,7 +95,8 @@ def _config(app: Starlette, graceful_s: float, own_logging: bool) -> uvicorn.Con
         log_level="warning",
         access_log=False,
         lifespan="off",
-        timeout_graceful_shutdown=graceful_s,
+        # uvicorn annotates int, but passes it to asyncio.wait_for as seconds: a float works.
+        timeout_graceful_shutdown=graceful_s,  # type: ignore[arg-type]
         log_config=LOGGING_CONFIG if own_logging else None,
     )
     _quiet_intended_aborts()

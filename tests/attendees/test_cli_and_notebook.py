@@ -45,7 +45,7 @@ def test_attendees_notebook_runs_under_papermill(gateway_env, tmp_path, monkeypa
     monkeypatch.delenv("USER_KEY_SECRET", raising=False)
     minute_guard(20)
     run = run_notebook("05_attendees", {"attendee_count": 3, "tier_check_limit": 1}, run_dir=tmp_path)
-    assert run.passed, run.result
+    assert run.passed and run.result is not None, run.result
     checks = {c["name"]: c for c in run.result["checks"]}
     assert checks["tier honoured"]["observed"] == [200, 429]
     assert (tmp_path / "05_attendees" / "attendee_ids.csv").read_text().splitlines()[1:] == [
@@ -56,7 +56,7 @@ def test_attendees_notebook_keeps_keys_out_of_its_output(gateway_env, tmp_path, 
     monkeypatch.setenv("USER_KEY_SECRET", "notebook-secret")
     minute_guard(20)
     run = run_notebook("05_attendees", {"attendee_count": 2, "tier_check_limit": 1}, run_dir=tmp_path)
-    assert run.passed, run.result
+    assert run.passed and run.result is not None, run.result
     executed = run.notebook.read_text()
     keys = [row["user_key"] for row in csv.DictReader((tmp_path / "05_attendees" / "attendee_keys.csv").open())]
     assert len(keys) == 2 and not any(key in executed for key in keys)

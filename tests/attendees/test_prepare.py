@@ -12,7 +12,7 @@ import pytest
 from gateway_ops.attendees import (LocalKV, issue_attendees, issued_check, list_tiers, probe_tier, store_tokens,
                                    token_coverage_check)
 from gateway_ops.keys import user_key
-from helpers import fresh_user
+from helpers import CLIENT_KEY, fresh_user
 
 SECRET = "prepare-secret"
 IDS = ["ws-001", "ws-002", "ws-003"]
@@ -74,7 +74,7 @@ def test_with_a_secret_keys_and_cards_are_written_and_verified(tmp_path):
     assert issued.with_keys and issued.path.name == "attendee_keys.csv"
     rows = list(csv.DictReader(issued.path.open()))
     assert [r["user_key"] for r in rows] == [user_key(SECRET, u) for u in IDS]
-    assert rows[0]["user_key"] in issued.cards.read_text()
+    assert issued.cards is not None and rows[0]["user_key"] in issued.cards.read_text()
     assert issued.path.stat().st_mode & 0o077 == 0, "the keys CSV must be readable by its owner only"
     check = issued_check(issued, SECRET)
     assert check.passed and check.name == "keys issued"
@@ -151,6 +151,6 @@ def test_the_tier_probe_holds_on_the_local_stack(stack, minute_guard):
     store = LocalKV(stack.state_dir)
     probe = fresh_user("probe")
     minute_guard()
-    check = probe_tier(store, stack.url, 1, user_id=probe)
+    check = probe_tier(store, stack.url, 1, user_id=probe, api_key=CLIENT_KEY)
     assert check.passed, check
     assert probe not in set(list_tiers(store)["user_id"])

@@ -123,7 +123,7 @@ class FakeCloudflare:
     #: every request with its answer, for the schema check (``requests`` may be cleared by a test)
     exchanges: list[Exchange] = field(default_factory=list)
     #: the fakes made since the last ``created.clear()``: the conftest checks each one's exchanges
-    created: ClassVar[list["FakeCloudflare"]] = []
+    created: ClassVar[list[FakeCloudflare]] = []
 
     def __post_init__(self) -> None:
         FakeCloudflare.created.append(self)
@@ -245,10 +245,10 @@ class FakeCloudflare:
                 return error_response(404, 7404, "The database could not be found")
             return httpx.Response(200, json=envelope(None))
         if match := re.fullmatch(r"/d1/database/([^/]+)/query", rest):
-            database = self.d1.get(match.group(1))
-            if database is None:
+            found = self.d1.get(match.group(1))
+            if found is None:
                 return error_response(404, 7404, "The database could not be found")
-            return database.query(body.get("sql", ""), body.get("params") or [])
+            return found.query(body.get("sql", ""), body.get("params") or [])
         if rest == "/workers/scripts" and method == "GET":
             return httpx.Response(200, json=envelope([
                 {"id": name, "created_on": "2026-11-28T09:00:00Z", "modified_on": "2026-11-28T09:00:00Z",
@@ -267,13 +267,13 @@ class FakeCloudflare:
                 # The schema's Workers envelope declares no result: the deletion has no body beyond it.
                 return httpx.Response(200, json={"success": True, "errors": [], "messages": []})
         if match := re.fullmatch(r"/workers/scripts/([^/]+)/secrets", rest):
-            script = self.scripts.get(match.group(1))
-            if script is None:
+            existing = self.scripts.get(match.group(1))
+            if existing is None:
                 return error_response(404, 10007, "This Worker does not exist on your account.")
             if method == "GET":
-                return httpx.Response(200, json=envelope([{"name": n, "type": "secret_text"} for n in script["secrets"]]))
+                return httpx.Response(200, json=envelope([{"name": n, "type": "secret_text"} for n in existing["secrets"]]))
             if method == "PUT":
-                script["secrets"][body["name"]] = body["text"]
+                existing["secrets"][body["name"]] = body["text"]
                 return httpx.Response(200, json=envelope({"name": body["name"], "type": "secret_text"}))
         return error_response(404, 7003, f"Could not route to /accounts/{self.account_id}{rest}, perhaps your object "
                                          "identifier is invalid?")

@@ -19,7 +19,7 @@ Your Worker has access to the following bindings:
 Binding                                                           Resource
 env.RATE_LIMITER (RateLimiter)                                    Durable Object
 env.GATEWAY_KV (0f2ac74b498b48028cb68387c421e279)                 KV Namespace
-env.DB (organized-gateway)                                        D1 Database
+env.DB (organized-gateway-db)                                     D1 Database
 env.RATE_LIMIT_PER_MINUTE ("50")                                  Environment Variable
 env.ALLOW_ANONYMOUS ("false")                                     Environment Variable
 env.UPSTREAM_TIMEOUT_MS ("120000")                                Environment Variable

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jsonschema import Draft4Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 SUBSET_PATH = Path(__file__).with_name("cloudflare_openapi_subset.json")
@@ -85,7 +85,7 @@ class CloudflareSchema:
     def __init__(self, subset: dict[str, Any]) -> None:
         self.subset = subset
         self.document = to_json_schema(subset)
-        self.registry = Registry().with_resource(_BASE, Resource(contents=self.document, specification=DRAFT4))
+        self.registry = Registry().with_resource(_BASE, DRAFT4.create_resource(self.document))
         self.operations: list[tuple[re.Pattern[str], _Operation]] = []
         self._validators: dict[str, Draft4Validator] = {}
         for template, item in subset["paths"].items():
@@ -95,7 +95,7 @@ class CloudflareSchema:
                 self.operations.append((pattern, _Operation(template, method.upper(), pointer, spec)))
 
     @classmethod
-    def load(cls, path: Path = SUBSET_PATH) -> "CloudflareSchema":
+    def load(cls, path: Path = SUBSET_PATH) -> CloudflareSchema:
         return cls(json.loads(path.read_text()))
 
     @cached_property
@@ -289,7 +289,9 @@ def _multipart(content_type: str, raw: bytes) -> tuple[Any, str | None]:
     parts: dict[str, Any] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        parts[str(name)] = part.get_payload(decode=True).decode("utf-8", "replace")
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes), "a form field"
+        parts[str(name)] = payload.decode("utf-8", "replace")
     if "metadata" in parts:
         try:
             parts["metadata"] = json.loads(parts["metadata"])

@@ -10,7 +10,11 @@ from gateway_ops.cloudflare.errors import CloudflareRequestError, NameClashError
 from gateway_ops.cloudflare.wrangler_toml import read_config
 from gateway_ops.exceptions import SettingsError
 
+from helpers import migration_names
+
 from .fake_cloudflare import error_response
+
+NAMES = migration_names()
 
 
 def run(fake, settings, worker_copy, **options):
@@ -25,20 +29,20 @@ def actions(report):
 def test_a_fresh_account_gets_everything_and_a_second_run_creates_nothing(fake, cf_settings, worker_copy):
     first = run(fake, cf_settings, worker_copy)
     assert actions(first) == {"API token": "verified", "KV namespace": "created", "D1 database": "created",
-                              "wrangler.toml": "written", "D1 migrations": "1 applied"}
-    assert first.passed and first.applied == ["0001_init.sql"]
+                              "wrangler.toml": "written", "D1 migrations": f"{len(NAMES)} applied"}
+    assert first.passed and first.applied == NAMES
     [kv_id] = fake.kv
     [database] = fake.d1.values()
     config = read_config(worker_copy / "wrangler.toml")
     assert (config.kv_id, config.d1_id) == (kv_id, database.uuid)
-    assert fake.kv[kv_id] == "organized-gateway-GATEWAY_KV" and database.name == "organized-gateway"
+    assert fake.kv[kv_id] == "organized-gateway-GATEWAY_KV" and database.name == "organized-gateway-db"
     assert "requests" in database.tables()
 
     toml_after_first = (worker_copy / "wrangler.toml").read_bytes()
     fake.requests.clear()
     second = run(fake, cf_settings, worker_copy)
     assert actions(second) == {"API token": "verified", "KV namespace": "found", "D1 database": "found",
-                               "wrangler.toml": "unchanged", "D1 migrations": "1 applied"}
+                               "wrangler.toml": "unchanged", "D1 migrations": f"{len(NAMES)} applied"}
     assert fake.mutating() == []  # idempotent: not one write request
     assert len(fake.kv) == 1 and len(fake.d1) == 1
     assert (worker_copy / "wrangler.toml").read_bytes() == toml_after_first
@@ -52,14 +56,14 @@ def test_a_dry_run_on_a_fresh_account_sends_no_write_and_writes_no_file(fake, cf
     assert fake.kv == {} and fake.d1 == {}
     assert actions(report) == {"API token": "verified", "KV namespace": "would create", "D1 database": "would create",
                                "wrangler.toml": "would write", "D1 migrations": "would apply"}
-    assert report.pending == ["0001_init.sql"] and report.passed
+    assert report.pending == NAMES and report.passed
 
 
 def test_a_dry_run_with_a_database_reads_its_migrations_with_selects_only(fake, cf_settings, worker_copy):
     fake.add_kv("organized-gateway-GATEWAY_KV")
-    database = fake.add_d1("organized-gateway")
+    database = fake.add_d1("organized-gateway-db")
     report = run(fake, cf_settings, worker_copy, dry_run=True)
-    assert actions(report)["D1 migrations"] == "would apply" and report.pending == ["0001_init.sql"]
+    assert actions(report)["D1 migrations"] == "would apply" and report.pending == NAMES
     assert actions(report)["wrangler.toml"] == "would write" and "+database_id" in report.toml_diff
     assert any(r.path.endswith("/query") for r in fake.requests) and fake.mutating() == []
     assert database.tables() == set()
@@ -95,7 +99,7 @@ def test_a_create_refused_by_cloudflare_leaves_wrangler_toml_alone(fake, cf_sett
     fake.inject("POST", r"/d1/database$", error_response(400, 7406, "Your account has reached the maximum number "
                                                                    "of databases"))
     before = (worker_copy / "wrangler.toml").read_bytes()
-    with pytest.raises(CloudflareRequestError, match="creating the D1 database 'organized-gateway'.*maximum number"):
+    with pytest.raises(CloudflareRequestError, match="creating the D1 database 'organized-gateway-db'.*maximum number"):
         run(fake, cf_settings, worker_copy)
     assert (worker_copy / "wrangler.toml").read_bytes() == before
     assert len(fake.kv) == 1  # the KV namespace was created; the next run finds it
@@ -128,11 +132,11 @@ def test_the_report_becomes_checks_and_a_table(fake, cf_settings, worker_copy):
 def test_local_bootstrap_migrates_a_fresh_state_folder_and_is_idempotent(cf_settings, tmp_path):
     settings = cf_settings.model_copy(update={"GATEWAY_STATE_DIR": tmp_path / "fresh-state"})
     plan = bootstrap(settings, "local", dry_run=True)
-    assert actions(plan)["D1 migrations"] == "would apply" and plan.pending == ["0001_init.sql"]
+    assert actions(plan)["D1 migrations"] == "would apply" and plan.pending == NAMES
     assert not (tmp_path / "fresh-state").exists()  # the dry run touched nothing
     first = bootstrap(settings, "local")
-    assert first.passed and first.applied == ["0001_init.sql"]
-    assert first.steps[-1].detail == "applied now: 0001_init.sql"
+    assert first.passed and first.applied == NAMES
+    assert first.steps[-1].detail == f"applied now: {', '.join(NAMES)}"
     assert LocalAccessLog(tmp_path / "fresh-state").query("SELECT COUNT(*) AS n FROM requests").iloc[0]["n"] == 0
     second = bootstrap(settings, "local")
     assert second.pending == [] and second.steps[-1].detail == "already up to date"

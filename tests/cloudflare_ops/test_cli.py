@@ -15,7 +15,11 @@ from gateway_ops.cloudflare_api import make_client
 from gateway_ops.results import Check
 from gateway_ops.settings import Settings
 
+from helpers import migration_names
+
 from .fake_cloudflare import ACCOUNT, TOKEN
+
+NAMES = migration_names()
 
 runner = CliRunner()
 URL_VALUE = "https://mac-mini.tail0a1b2.ts.net/cli-secret-8Pw"
@@ -38,7 +42,7 @@ def on_fake(fake, cf_settings, hermetic, monkeypatch):
 
 
 def test_bootstrap_passes_target_and_dry_run(hermetic, monkeypatch):
-    seen = {}
+    seen: dict[str, object] = {}
 
     def fake_bootstrap(settings, target, dry_run):
         seen.update(target=target, dry_run=dry_run)
@@ -58,7 +62,7 @@ def test_bootstrap_local_for_real_against_the_session_stack(hermetic, stack):
     hermetic["settings"] = Settings(_env_file=None, GATEWAY_STATE_DIR=stack.state_dir)
     result = runner.invoke(cli.app, ["bootstrap", "--target", "local"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"D1 migrations\s+1 applied\s+already up to date", result.output), result.output
+    assert re.search(rf"D1 migrations\s+{len(NAMES)} applied\s+already up to date", result.output), result.output
     assert "local storage needs no ids" in result.output
     assert httpx.get(f"{stack.url}/health").status_code == 200  # the running stack did not notice
 
@@ -138,19 +142,30 @@ def test_preflight_token_names_the_missing_permission(on_fake):
 def test_deploy_streams_progress_then_prints_the_smoke_table(hermetic, cf_settings, monkeypatch):
     hermetic["settings"] = cf_settings
 
-    def fake_deploy_and_smoke(settings, target, url, on_line):
+    def fake_deploy_and_smoke(settings, target, url, model, on_line):
+        assert model == "llama3.2:3b"
         on_line("Uploaded organized-gateway (2.87 sec)")
         deployment = Deployment("https://organized-gateway.example.workers.dev", "7c1f3a52-9e0b")
-        return DeployResult("cloudflare", url or deployment.url, deployment,
+        return DeployResult("cloudflare", url or str(deployment.url), deployment,
                             [Check("gateway health", "200 status ok", "200", True)])
 
     monkeypatch.setattr("gateway_ops.cloudflare.deploy.deploy_and_smoke", fake_deploy_and_smoke)
-    result = runner.invoke(cli.app, ["deploy"])
+    result = runner.invoke(cli.app, ["deploy", "--model", "llama3.2:3b"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "  Uploaded organized-gateway (2.87 sec)"
     assert lines[1] == "Deployed https://organized-gateway.example.workers.dev (version 7c1f3a52-9e0b)."
     assert "PASS" in result.output
+
+
+def test_tail_passes_its_filters_to_the_library(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("gateway_ops.cloudflare.deploy.tail", lambda settings, **options: seen.update(options))
+    result = runner.invoke(cli.app, ["tail", "--status", "error", "--status", "ok", "--sampling-rate", "0.1",
+                                     "--search", "quota", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert (seen["statuses"], seen["sampling_rate"], seen["search"], seen["output_format"]) == (
+        ["error", "ok"], 0.1, "quota", "json")
 
 
 def test_deploy_and_tail_without_credentials_are_one_line(hermetic):
@@ -175,3 +190,15 @@ def test_secrets_sync_sets_what_the_environment_has(on_fake, cf_settings, hermet
     stored = on_fake.scripts["organized-gateway"]["secrets"]
     assert stored["OPENCLAW_URL"] == URL_VALUE and stored["AUTH_MODE"] == "codex" and "IP_HASH_SALT" in stored
     assert URL_VALUE not in done.output and stored["IP_HASH_SALT"] not in done.output
+
+
+def test_origin_concurrency_on_cloudflare_sets_the_secret_through_the_api(on_fake, monkeypatch):
+    from gateway_ops import cli_origin
+
+    monkeypatch.setattr(cli_origin, "load_settings", cli_cloudflare.load_settings)  # the fake's account
+    result = runner.invoke(cli.app, ["origin", "concurrency", "4,2", "--target", "cloudflare"])
+    assert result.exit_code == 0, result.output
+    assert on_fake.scripts["organized-gateway"]["secrets"]["ORIGIN_MAX_CONCURRENCY"] == "4,2"
+    assert "ORIGIN_MAX_CONCURRENCY=4,2 set on Worker 'organized-gateway'" in result.output
+    bad = runner.invoke(cli.app, ["origin", "concurrency", "zero", "--target", "cloudflare"])
+    assert bad.exit_code == 1 and "must be a whole number" in bad.output

@@ -15,7 +15,7 @@ from gateway_ops.cloudflare.wrangler_toml import write_ids
 from gateway_ops.accesslog import find_local_database
 from gateway_ops.exceptions import SettingsError
 from gateway_ops.stack import free_port
-from helpers import fresh_user
+from helpers import apply_all_migrations, fresh_user
 
 from .fake_cloudflare import ACCOUNT, TOKEN
 from .fake_wrangler import VERSION
@@ -64,7 +64,7 @@ def test_parsing_finds_the_workers_dev_url_and_the_version():
 
 
 def test_deploy_streams_progress_and_reports_url_and_version(cf_settings, bootstrapped, fake_wrangler, wrangler_log):
-    lines = []
+    lines: list[str] = []
     deployment = deploying.deploy(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, on_line=lines.append)
     assert lines[1] == " ⛅️ wrangler 4.86.0" and lines[-1] == f"Current Version ID: {VERSION}"
     assert "Uploaded organized-gateway (2.87 sec)" in lines
@@ -120,7 +120,7 @@ def test_missing_credentials_stop_before_wrangler(cf_settings, bootstrapped, fak
 
 
 def test_tail_streams_until_its_duration_and_leaves_no_process(cf_settings, bootstrapped, fake_wrangler, wrangler_log):
-    lines = []
+    lines: list[str] = []
     deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, on_line=lines.append, duration=1.0)
     assert "Connected to organized-gateway, waiting for logs..." in lines
     assert any("/v1/chat/completions - Ok" in line for line in lines)
@@ -132,16 +132,30 @@ def test_tail_streams_until_its_duration_and_leaves_no_process(cf_settings, boot
         deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, output_format="xml")
 
 
+def test_tail_passes_the_manuals_filters_to_wrangler(cf_settings, bootstrapped, fake_wrangler, wrangler_log):
+    """The operator's manual tails with --status, --sampling-rate and --search."""
+    deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, on_line=lambda line: None,
+                   duration=0.5, statuses=["error", "canceled"], sampling_rate=0.25, search="rate limit")
+    [call] = calls(wrangler_log)
+    assert call["argv"] == ["tail", "organized-gateway", "--format", "pretty", "--status", "error", "--status",
+                            "canceled", "--sampling-rate", "0.25", "--search", "rate limit"]
+    for wrong, message in (({"statuses": ["failed"]}, "ok, error, canceled"), ({"sampling_rate": 2.0}, r"\(0, 1\]")):
+        with pytest.raises(SettingsError, match=message):
+            deploying.tail(cf_settings, wrangler=fake_wrangler, worker_dir=bootstrapped, **wrong)
+    assert len(calls(wrangler_log)) == 1  # refused before wrangler ran
+
+
 def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
         stack, fake, cf_settings, worker_copy, fake_wrangler, monkeypatch):
     """The fake wrangler "deploys" the session stack; the D1 query API serves the stack's D1 file."""
-    remote_d1 = fake.add_d1("organized-gateway", path=find_local_database(stack.state_dir))
+    remote_d1 = fake.add_d1("organized-gateway-db", path=find_local_database(stack.state_dir))
     write_ids(worker_copy / "wrangler.toml", KV_ID, remote_d1.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)
     user = fresh_user("deploy")
     result = deploying.deploy_and_smoke(cf_settings, "cloudflare", wrangler=fake_wrangler, worker_dir=worker_copy,
                                         http_client=fake.http_client(), user_id=user, live_timeout=10)
     assert result.passed, [c for c in result.checks if not c.passed]
+    assert result.deployment is not None
     assert result.url == stack.url and result.deployment.version_id == VERSION
     assert [c.name for c in result.checks] == ["wrangler deploy", "gateway health", "chat completion",
                                                "request id returned", "rate-limit headers", "access-log row"]
@@ -151,8 +165,8 @@ def test_deploy_then_smoke_against_the_deployed_gateway_and_its_remote_log(
 
 def test_the_smoke_fails_when_the_remote_log_lacks_the_row(stack, fake, cf_settings, worker_copy, fake_wrangler,
                                                            monkeypatch):
-    empty = fake.add_d1("organized-gateway")
-    empty.db.executescript((worker_copy.parent / "migrations" / "0001_init.sql").read_text())
+    empty = fake.add_d1("organized-gateway-db")
+    apply_all_migrations(empty.db)
     write_ids(worker_copy / "wrangler.toml", KV_ID, empty.uuid)
     monkeypatch.setenv("FAKE_WRANGLER_URL", stack.url)
     result = deploying.deploy_and_smoke(cf_settings, "cloudflare", wrangler=fake_wrangler, worker_dir=worker_copy,

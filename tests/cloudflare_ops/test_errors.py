@@ -86,7 +86,7 @@ def test_the_remote_access_log_says_what_to_do_too(fake, cf_settings):
     from gateway_ops.cloudflare_api import make_client
     from gateway_ops.exceptions import AccessLogError
 
-    database = fake.add_d1("organized-gateway")
+    database = fake.add_d1("organized-gateway-db")
     log = CloudflareAccessLog(make_client(cf_settings, fake.http_client()), ACCOUNT, database.uuid)
     with pytest.raises(AccessLogError) as caught:
         log.query("SELEKT 1")

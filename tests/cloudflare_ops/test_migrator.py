@@ -13,12 +13,16 @@ from gateway_ops.cloudflare.errors import MigrationError
 from gateway_ops.cloudflare.migrator import Migrator, local_executor, migration_files, remote_executor
 from gateway_ops.paths import MIGRATIONS_DIR
 
+from helpers import migration_names
+
 from .fake_cloudflare import ACCOUNT
+
+NAMES = migration_names()
 
 
 @pytest.fixture
 def d1(fake):
-    return fake.add_d1("organized-gateway")
+    return fake.add_d1("organized-gateway-db")
 
 
 @pytest.fixture
@@ -35,16 +39,17 @@ def migrator(client, d1, folder):
 def test_pending_and_applied_only_read(fake, client, d1, migrations):
     m = migrator(client, d1, migrations)
     assert m.applied() == []
-    assert [x.name for x in m.pending()] == ["0001_init.sql"]
+    assert [x.name for x in m.pending()] == NAMES and NAMES[0] == "0001_init.sql"
     assert fake.mutating() == [] and "d1_migrations" not in d1.tables()
 
 
 def test_apply_runs_each_file_with_its_record_in_one_request(fake, client, d1, migrations):
     m = migrator(client, d1, migrations)
-    assert [x.name for x in m.apply(progress=False)] == ["0001_init.sql"]
+    assert [x.name for x in m.apply(progress=False)] == NAMES
     assert {"requests", "user_summary", "d1_migrations"} <= d1.tables()
-    [row] = m.applied()
+    row = m.applied()[0]
     assert (row.id, row.name) == (1, "0001_init.sql") and row.applied_at[:2] == "20"
+    assert [x.name for x in m.applied()] == NAMES
     migration_request = [r for r in fake.requests if "CREATE TABLE IF NOT EXISTS requests" in r.sql]
     assert len(migration_request) == 1
     assert migration_request[0].sql.rstrip().endswith("INSERT INTO d1_migrations (name) VALUES ('0001_init.sql');")
@@ -87,25 +92,25 @@ def test_wrangler_and_gateway_ops_agree_on_the_bookkeeping(client, d1, migration
 
 
 def test_a_failing_migration_is_rolled_back_and_named(fake, client, d1, migrations):
-    (migrations / "0002_broken.sql").write_text(
+    (migrations / "9999_broken.sql").write_text(
         "CREATE TABLE half_done (id INTEGER);\nALTER TABLE requests ADD COLUMN ;\n")
     m = migrator(client, d1, migrations)
     with pytest.raises(MigrationError) as caught:
         m.apply(progress=False)
     message = str(caught.value)
-    assert message.startswith("Migration 0002_broken.sql failed on the remote D1 database and was rolled back")
-    assert "syntax error" in message and "the 1 migration(s) before it stay applied" in message
+    assert message.startswith("Migration 9999_broken.sql failed on the remote D1 database and was rolled back")
+    assert "syntax error" in message and f"the {len(NAMES)} migration(s) before it stay applied" in message
     assert "\n" not in message
     assert "half_done" not in d1.tables()  # the whole file rolled back with its record
-    assert [x.name for x in m.applied()] == ["0001_init.sql"]
-    assert [x.name for x in m.pending()] == ["0002_broken.sql"]
+    assert [x.name for x in m.applied()] == NAMES
+    assert [x.name for x in m.pending()] == ["9999_broken.sql"]
 
 
 def test_a_migration_applied_meanwhile_by_someone_else_is_one_sentence(client, d1, migrations):
     m = migrator(client, d1, migrations)
     stale = m.pending()
     m.apply(progress=False)  # another bootstrap got there first
-    with pytest.raises(MigrationError, match="0001_init.sql is already recorded as applied .* run bootstrap again"):
+    with pytest.raises(MigrationError, match=f"{NAMES[0]} is already recorded as applied .* run bootstrap again"):
         m.apply(progress=False, pending=stale)
 
 
@@ -122,9 +127,8 @@ def test_files_run_in_wranglers_numeric_order_and_odd_names_are_refused(tmp_path
 
 def test_the_local_d1_reads_as_nothing_applied_before_the_stack_ever_ran(tmp_path):
     m = Migrator(local_executor(tmp_path), MIGRATIONS_DIR, where="the local D1 database")
-    assert m.applied() == [] and [x.name for x in m.pending()] == ["0001_init.sql"]
+    assert m.applied() == [] and [x.name for x in m.pending()] == NAMES
 
 
 def test_the_session_stacks_local_d1_shows_the_same_record(stack):
-    [row] = Migrator(local_executor(stack.state_dir), MIGRATIONS_DIR).applied()
-    assert row.name == "0001_init.sql"
+    assert [row.name for row in Migrator(local_executor(stack.state_dir), MIGRATIONS_DIR).applied()] == NAMES

@@ -14,16 +14,18 @@ import pytest
 from gateway_ops.cloudflare.wrangler_toml import WRANGLER_TOML
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
-from helpers import fresh_user
+from helpers import fresh_user, migration_names
 
 from .fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare
 from .fake_server import serve
 
+NAMES = migration_names()
+
 
 def test_bootstrap_notebook_migrates_the_local_stack(gateway_env, tmp_path):
     run = run_notebook("01_bootstrap", {"target": "local"}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
-    assert run.result["applied"] == ["0001_init.sql"] and run.result["pending"] == []
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
+    assert run.result["applied"] == NAMES and run.result["pending"] == []
     names = [c["name"] for c in run.result["checks"]]
     assert names[:5] == ["Worker packages", "KV namespace", "D1 database", "wrangler.toml", "D1 migrations"]
     assert "D1 rows written/day (row + 2 index entries per request)" in names
@@ -61,7 +63,7 @@ def test_secrets_notebook_on_cloudflare_sets_values_from_the_environment_and_sho
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AUTH_MODE", raising=False)
         run = run_notebook("02_secrets", {"target": "cloudflare", "auth_mode": "codex"}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     stored = fake.scripts["organized-gateway"]["secrets"]
     assert stored["OPENCLAW_URL"] == url_value and stored["AUTH_MODE"] == "codex" and len(stored["IP_HASH_SALT"]) > 40
     assert run.result["secrets_set"] == ["AUTH_MODE", "IP_HASH_SALT", "OPENCLAW_URL"]
@@ -73,6 +75,6 @@ def test_secrets_notebook_on_cloudflare_sets_values_from_the_environment_and_sho
 def test_deploy_notebook_smoke_tests_the_local_stack(gateway_env, tmp_path):
     user = fresh_user("nb-deploy")
     run = run_notebook("03_deploy", {"target": "local", "user_id": user}, run_dir=tmp_path)
-    assert run.passed, json.dumps(run.result, indent=2)
+    assert run.passed and run.result is not None, json.dumps(run.result, indent=2)
     assert run.result["url"] == gateway_env.url and run.result["version_id"] == "local stack"
     assert [c["name"] for c in run.result["checks"]][-1] == "access-log row"

@@ -135,3 +135,23 @@ def test_nonsense_plans_are_refused_in_one_sentence(kwargs):
 def test_preflight_combines_token_and_plan_checks(client):
     checks = preflight.preflight(client, ACCOUNT, preflight.EventPlan(attendees=10, requests_per_minute=1, hours=1))
     assert len(checks) == 4 + 9 and all(c.passed for c in checks)
+
+
+def test_the_gate_adds_acquire_release_and_a_renewal_per_ten_seconds_of_answer():
+    assert [preflight.gate_calls_per_request(s) for s in (0, 2.5, 9.9, 10, 25)] == [2, 2, 2, 3, 4]
+    plan = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3)
+    gated = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3, gate=True, answer_seconds=12)
+    usage, gated_usage = preflight.estimate_usage(plan), preflight.estimate_usage(gated)
+    assert gated_usage["durable_object_requests_per_day"] == usage["durable_object_requests_per_day"] + 3 * plan.requests
+    assert gated_usage["worker_requests_per_day"] == usage["worker_requests_per_day"]
+
+
+def test_with_the_gate_an_event_that_fitted_exceeds_the_durable_object_allowance():
+    plan = preflight.EventPlan(attendees=30, requests_per_minute=4, hours=3)  # 21,600 requests
+    assert all(c.passed for c in preflight.plan_checks(plan))
+    # long streams (25 s): acquire + release + 2 renewals = 4 more calls each, 108,000 in all
+    gated = preflight.EventPlan(attendees=30, requests_per_minute=4, hours=3, gate=True, answer_seconds=25)
+    failed = [c.name for c in preflight.plan_checks(gated) if not c.passed]
+    assert failed == [preflight.LABELS["durable_object_requests_per_day"],
+                      preflight.LABELS["durable_object_rows_written_per_day"]]
+    assert preflight.max_attendees(gated) < preflight.max_attendees(plan)

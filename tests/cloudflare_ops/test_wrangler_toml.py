@@ -40,7 +40,7 @@ def test_writing_ids_adds_two_lines_and_keeps_everything_else(worker_copy):
     # each id sits right under the key naming its resource, before the next table's comment
     lines = after.splitlines()
     assert lines[lines.index('binding = "GATEWAY_KV"') + 1] == f'id = "{KV_ID}"'
-    assert lines[lines.index('database_name = "organized-gateway"') + 1] == f'database_id = "{D1_ID}"'
+    assert lines[lines.index('database_name = "organized-gateway-db"') + 1] == f'database_id = "{D1_ID}"'
     parsed = tomllib.loads(after)
     assert parsed["kv_namespaces"] == [{"binding": "GATEWAY_KV", "id": KV_ID}]
     assert parsed["d1_databases"][0]["database_id"] == D1_ID
@@ -91,4 +91,4 @@ def test_wrangler_reads_the_ids_bootstrap_wrote(worker_copy, tmp_path):
     wrangler_toml.write_ids(worker_copy / "wrangler.toml", KV_ID, D1_ID)
     stdout = wrangler.run(["deploy", "--dry-run", "--outdir", str(tmp_path / "dist")], worker_dir=worker_copy)
     assert re.search(rf"env\.GATEWAY_KV \({KV_ID}\)\s+KV Namespace", stdout), stdout
-    assert "env.DB (organized-gateway)" in stdout
+    assert "env.DB (organized-gateway-db)" in stdout

@@ -2,8 +2,7 @@
 takes effect, and each check is also shown failing when the control is off.
 
 One stack for the module (with USER_KEY_SECRET, for reissue and revoke); every test starts and ends
-with every control off. Tests that need the Worker's event controls (branch w-controls14w) are
-marked ``NEEDS_CONTROLS`` until that Worker is on main.
+with every control off.
 """
 from __future__ import annotations
 
@@ -27,7 +26,6 @@ from helpers import fresh_user, wait_until
 
 pytestmark = pytest.mark.stack
 SECRET = "controls-test-secret-7Hq"
-NEEDS_CONTROLS = pytest.mark.xfail(strict=True, reason="needs the Worker controls (w-controls14w)")
 OFF = {"maintenance": {"on": False, "message": None}, "limit_per_minute": None, "models": None, "max_tokens": None,
        "budget": None}
 runner = CliRunner()
@@ -107,17 +105,15 @@ def test_the_dashboard_line_says_unknown_without_a_token(env, tmp_path):
     assert controls_reader(settings, "local")() == "controls: unknown (no admin token)"
 
 
-# --- the controls (the Worker side: w-controls14w) --------------------------------------------------
+# --- the controls (the Worker side) --------------------------------------------------------------
 
 
-@NEEDS_CONTROLS
 def test_the_dashboard_line_shows_the_active_controls(env, admin):
     admin.change({"max_tokens": 64})
     line = controls_reader(Settings(_env_file=None, GATEWAY_URL=env.url, GATEWAY_STATE_DIR=env.state_dir), "local")()
     assert line == "controls: max_tokens ≤ 64"
 
 
-@NEEDS_CONTROLS
 def test_maintenance_answers_503_with_the_message_then_normal_again(env, admin, prober):
     assert check_maintenance(prober, "back at 10:15").check.passed is False  # off: the check fails
     result = runner.invoke(cli.app, ["control", "maintenance", "on", "--message", "back at 10:15"])
@@ -130,7 +126,6 @@ def test_maintenance_answers_503_with_the_message_then_normal_again(env, admin, 
     assert wait_until(lambda: prober.send().status == 200, timeout=3)
 
 
-@NEEDS_CONTROLS
 def test_the_shared_limit_applies_at_once(admin, prober):
     assert not check_limit(prober, 2).check.passed  # RATE_LIMIT_PER_MINUTE (50) admits the third
     admin.change({"limit_per_minute": 2})
@@ -138,7 +133,6 @@ def test_the_shared_limit_applies_at_once(admin, prober):
     assert step.check.passed, step.check
 
 
-@NEEDS_CONTROLS
 def test_other_models_get_403_naming_the_allowed_ones(admin, prober):
     assert not check_models(prober, "probe-model").check.passed
     admin.change({"models": ["probe-model"]})
@@ -146,7 +140,6 @@ def test_other_models_get_403_naming_the_allowed_ones(admin, prober):
     assert step.check.passed, step.check
 
 
-@NEEDS_CONTROLS
 def test_the_origin_never_sees_more_than_the_cap(controlled, admin, prober):
     assert not check_cap(prober, 4).check.passed  # no cap: the answer has the profile's 16 tokens
     admin.change({"max_tokens": 4})
@@ -156,7 +149,6 @@ def test_the_origin_never_sees_more_than_the_cap(controlled, admin, prober):
     assert [r["json"].get("max_tokens", r["json"].get("max_completion_tokens")) for r in seen] == [4, 4]
 
 
-@NEEDS_CONTROLS
 def test_a_spent_budget_gets_429(admin, prober):
     admin.change({"budget": {"tokens": 1, "per": "event"}})
     step = check_budget(prober, 1)
@@ -165,7 +157,6 @@ def test_a_spent_budget_gets_429(admin, prober):
     assert not check_budget(prober, 1, timeout=2).check.passed  # no budget: never refused
 
 
-@NEEDS_CONTROLS
 def test_tier_through_the_admin_api_blocks_at_once(env, admin, prober):
     user = fresh_user("tier")
     result = runner.invoke(cli.app, ["attendees", "tier", user, "0"])
@@ -175,7 +166,6 @@ def test_tier_through_the_admin_api_blocks_at_once(env, admin, prober):
     assert prober.send(user).status == 200
 
 
-@NEEDS_CONTROLS
 def test_reissue_and_revoke_touch_only_that_user(env, admin, prober):
     alice, bob = fresh_user("alice"), fresh_user("bob")
     chat = {"model": "probe-model", "messages": [{"role": "user", "content": "hi"}]}
@@ -195,7 +185,6 @@ def test_reissue_and_revoke_touch_only_that_user(env, admin, prober):
     assert (status(alice, new), status(bob, user_key(SECRET, bob))) == (401, 200)
 
 
-@NEEDS_CONTROLS
 def test_the_report_shows_the_interventions_the_worker_recorded(controlled, admin, tmp_path):
     from gateway_ops.accesslog import LocalAccessLog
     from gateway_ops.dashboards.report import write_report

@@ -9,10 +9,9 @@ import pytest
 from gateway_ops.exceptions import NotebookError
 from gateway_ops.notebooks import run_notebook
 
-from .test_integration import NEEDS_CONTROLS, OFF
+from .test_integration import OFF
 
 
-@NEEDS_CONTROLS
 def test_the_control_notebook_proves_each_control_and_restores_them(gateway_env, tmp_path):
     run = run_notebook("10_event_controls", {"limit_to_try": 2, "cap_to_try": 4}, run_dir=tmp_path)
     assert run.result is not None and run.passed, json.dumps(run.result and run.result["checks"], indent=2)

@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 
 from gateway_ops.accesslog import D1_SUBDIR
-from gateway_ops.paths import MIGRATIONS_DIR
+from helpers import MODEL, apply_all_migrations, client_headers
 
 NOW = pd.Timestamp("2026-11-28T10:30:30Z")
 COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "latency_ms", "ttfb_ms", "tokens_est",
@@ -22,7 +22,7 @@ COLUMNS = ("request_id", "user_id", "method", "endpoint", "model", "status", "la
 def iso(moment) -> str:
     stamp = pd.Timestamp(moment)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    return stamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
 
 
 def row(user: str, seconds_ago: float, status: int = 200, latency: int = 100, ttfb: int | None = 20,
@@ -42,7 +42,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 
 class LogFile:
-    """A local-D1-shaped SQLite file from migrations/0001_init.sql, that ``LocalAccessLog`` reads."""
+    """A local-D1-shaped SQLite file built by every migration, that ``LocalAccessLog`` reads."""
 
     def __init__(self, state_dir: Path):
         self.state_dir = Path(state_dir)
@@ -50,7 +50,7 @@ class LogFile:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "test.sqlite"
         with sqlite3.connect(self.path) as db:
-            db.executescript((MIGRATIONS_DIR / "0001_init.sql").read_text())
+            apply_all_migrations(db)
 
     def add(self, rows: list[dict]) -> None:
         with sqlite3.connect(self.path) as db:
@@ -66,10 +66,10 @@ def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: i
          headers: dict[str, str] | None = None) -> list[int]:
     """``count`` requests for ``user`` through the gateway (every ``chat_every``-th a chat completion)."""
     def one(i: int) -> int:
-        headers_ = {"X-User-ID": user, **(headers or {})}
+        headers_ = client_headers(user, **(headers or {}))
         if chat_every and i % chat_every == 0:
             return httpx.post(f"{url}/v1/chat/completions", headers=headers_, timeout=30,
-                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                              json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
                                     "max_tokens": 4}).status_code
         return httpx.get(f"{url}/v1/models", headers=headers_, timeout=30).status_code
 

@@ -105,16 +105,16 @@ def test_user_table_flags_near_and_over_the_limit():
     spread = [row("spread", i * 61) for i in range(8)]  # 8 requests, one per minute
     over = [row("over", 5), row("over", 6, status=429)]
     table = A.user_table(rows_of(*near, *spread, *over), NOW, window_minutes=15, limit_per_minute=10)
-    states = dict(zip(table["user_id"], table["limit_state"]))
+    states = dict(zip(table["user_id"], table["limit_state"], strict=True))
     assert states == {"near": "near", "spread": "", "over": "over"}
-    assert dict(zip(table["user_id"], table["peak_per_minute"]))["near"] == 8
+    assert dict(zip(table["user_id"], table["peak_per_minute"], strict=True))["near"] == 8
 
 
 def test_user_table_takes_all_time_requests_from_totals():
     rows = rows_of(row("a", 10), row("b", 10))
     totals = A.user_totals(rows_of(row("a", 10), row("a", 5000), row("b", 10)))
     table = A.user_table(rows, NOW, totals=totals)
-    assert dict(zip(table["user_id"], table["total_requests"])) == {"a": 2, "b": 1}
+    assert dict(zip(table["user_id"], table["total_requests"], strict=True)) == {"a": 2, "b": 1}
 
 
 def test_sort_users_puts_missing_values_last_and_breaks_ties_by_user():
@@ -165,7 +165,7 @@ def test_live_totals_keep_only_what_the_cheap_query_gives():
     assert list(totals.columns) == list(A.LIVE_TOTALS_COLUMNS)
     merged = A.merge_totals(totals, A.user_totals(rows_of(row("a", 1), row("b", 1))))
     assert list(merged.columns) == list(A.LIVE_TOTALS_COLUMNS)
-    assert dict(zip(merged["user_id"], merged["requests"])) == {"a": 4, "b": 1}
+    assert dict(zip(merged["user_id"], merged["requests"], strict=True)) == {"a": 4, "b": 1}
 
 
 def test_event_summary_and_error_budget():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import httpx
 import pandas as pd
@@ -14,7 +14,7 @@ from gateway_ops.accesslog import CloudflareAccessLog, LocalAccessLog
 from gateway_ops.cloudflare_api import make_client
 from gateway_ops.dashboards.archive import (ArchiveError, delete_archived, export_archive, load_archive,
                                             upload_archive, verify_archive)
-from gateway_ops.dashboards.live import iso_z
+from gateway_ops.dashboards.live import created_at_text
 from gateway_ops.settings import Settings
 
 from helpers import fresh_user, wait_for_rows
@@ -23,7 +23,7 @@ from .helpers import NOW, LogFile, row, send
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 DATABASE = "11111111-2222-3333-4444-555555555555"
-SINCE = iso_z(NOW - pd.Timedelta(minutes=10))
+SINCE = created_at_text(NOW - pd.Timedelta(minutes=10))
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_local_delete_goes_through_wrangler_while_the_stack_runs(make_stack, tmp
     send(stack.url, before, 2)
     assert len(wait_for_rows(log, before, 2)) == 2
     time.sleep(0.05)  # not a synchronisation: `since` must fall after the millisecond stamped on those rows
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     send(stack.url, user, 6)
     assert len(wait_for_rows(log, user, 6)) == 6
     archive = export_archive(log, tmp_path / "out", since=since)
@@ -161,12 +161,14 @@ def test_local_delete_goes_through_wrangler_while_the_stack_runs(make_stack, tmp
     assert len(wait_for_rows(log, user, 1)) == 1
 
 
-@pytest.mark.parametrize("since", ["2026-11-28T10:00:00.000Z' OR '1'='1", "2026-11-28 10:00:00", ""])
+@pytest.mark.parametrize("since", ["2026-11-28 10:00:00.000' OR '1'='1", "2026-11-28 10:00:00", "2026-11-28T10:00:00.000Z",
+                                   ""])
 def test_only_plain_timestamps_reach_the_wrangler_sql_text(since):
     from gateway_ops import queries
 
     with pytest.raises(ValueError, match="not a created_at timestamp"):
-        queries.delete_range_statement(1, 2, since, "2026-11-28T11:00:00.000Z")
-    assert queries.delete_range_statement("3", 4.0, "2026-11-28T10:00:00.000Z", "2026-11-28T11:00:00.000Z") == (
-        "DELETE FROM requests WHERE id >= 3 AND id <= 4 AND created_at >= '2026-11-28T10:00:00.000Z' "
-        "AND created_at < '2026-11-28T11:00:00.000Z'")
+        queries.delete_range_statement(1, 2, since, "2026-11-28 11:00:00.000")
+    # Ids as a string and a float, as they may come from a frame: the wrong types are the point.
+    assert queries.delete_range_statement("3", 4.0, "2026-11-28 10:00:00.000", "2026-11-28 11:00:00.000") == (  # type: ignore[arg-type]
+        "DELETE FROM requests WHERE id >= 3 AND id <= 4 AND created_at >= '2026-11-28 10:00:00.000' "
+        "AND created_at < '2026-11-28 11:00:00.000'")

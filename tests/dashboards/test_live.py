@@ -7,7 +7,7 @@ import pytest
 from gateway_ops import queries
 from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.dashboards import aggregate
-from gateway_ops.dashboards.live import LiveFeed, iso_z
+from gateway_ops.dashboards.live import LiveFeed, created_at_text
 from gateway_ops.exceptions import AccessLogError
 
 from .helpers import NOW, LogFile, row
@@ -58,7 +58,7 @@ def test_first_load_keeps_the_history_window_and_whole_log_totals(log_file, log)
     stats = feed.refresh()
     assert stats.ok and stats.new_rows == len(recent) and len(feed.rows) == len(recent)
     assert set(feed.rows["user_id"]) == {"now", "early"} and feed.last_id == 801
-    totals = dict(zip(feed.totals["user_id"], feed.totals["requests"]))
+    totals = dict(zip(feed.totals["user_id"], feed.totals["requests"], strict=True))
     assert totals == {"early": 501, "now": 300}
     # The window's rows are found by a k-ary id search, not by scanning the old rows.
     window_reads = [n for sql, n in log.calls if sql == queries.DASHBOARD_ROWS_BETWEEN]
@@ -86,7 +86,7 @@ def test_each_refresh_reads_only_rows_after_the_last_id(log_file, log):
     assert stats.ok and stats.mode == "incremental" and stats.rows_read == 3 and stats.new_rows == 3
     assert [sql for sql, _ in log.calls] == [queries.DASHBOARD_ROWS_AFTER]  # no full-history query again
     assert feed.new_users == {"a", "b"} and feed.last_id == 53 and len(feed.rows) == 53
-    assert dict(zip(feed.totals["user_id"], feed.totals["requests"])) == {"a": 51, "b": 2}
+    assert dict(zip(feed.totals["user_id"], feed.totals["requests"], strict=True)) == {"a": 51, "b": 2}
     idle = feed.refresh()
     assert idle.rows_read == 0 and feed.new_users == set()
 
@@ -105,7 +105,7 @@ def test_a_failing_source_keeps_the_last_good_data_and_says_so(log_file, log):
     good = feed.refresh()
     log.failing = True
     failed = feed.refresh()
-    assert not failed.ok and "database is locked" in failed.error and feed.error == failed.error
+    assert not failed.ok and failed.error is not None and "database is locked" in failed.error and feed.error == failed.error
     assert feed.last_good is good and len(feed.rows) == 1 and feed.last_id == 1
     log.failing = False
     log_file.add([row("a", 5)])
@@ -144,9 +144,9 @@ def test_the_drill_down_reads_one_users_rows_with_every_column(log_file, log):
     assert recent["request_id"].tolist() == ["r29", "r28", "r27", "r26", "r25"] and feed.drilldown_rows_read == 5
 
 
-def test_iso_z_is_created_at_format():
-    assert iso_z("2026-11-28T09:10:49.1234Z") == "2026-11-28T09:10:49.123Z"
-    assert iso_z(pd.Timestamp("2026-11-28 10:10:49", tz="Europe/Paris")) == "2026-11-28T09:10:49.000Z"
+def test_created_at_text_is_created_at_format():
+    assert created_at_text("2026-11-28T09:10:49.1234Z") == "2026-11-28 09:10:49.123"
+    assert created_at_text(pd.Timestamp("2026-11-28 10:10:49", tz="Europe/Paris")) == "2026-11-28 09:10:49.000"
     assert aggregate.utc("2026-11-28T09:00:00") == pd.Timestamp("2026-11-28T09:00:00Z")
 
 

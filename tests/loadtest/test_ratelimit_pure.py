@@ -46,7 +46,7 @@ def test_a_plan_that_cannot_fit_in_a_minute_is_refused_before_sending():
     with pytest.raises(LoadTestError, match="more than fits in one UTC minute"):
         RateLimitPlan(users=100, requests_per_user=100)
     with pytest.raises(LoadTestError, match="burst' or 'spread"):
-        RateLimitPlan(mode="trickle")
+        RateLimitPlan(mode="trickle")  # type: ignore[arg-type]  # the wrong mode is the point
 
 
 def gateway(plan=PLAN, limit=None, reset=RESET, retry=True, body=None, remaining_override=None):
@@ -95,7 +95,7 @@ def test_a_gateway_that_keeps_its_limit_passes_every_check():
     burst, again = gateway(), next_window()
     per_user, checks = judge(burst, again, log_of(burst, again), PLAN)
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
-    assert len(checks) == 8
+    assert len(checks) == 9
     assert per_user[["user_id", "accepted", "rejected_429", "origin_errors", "other"]].values.tolist() == [
         ["u1", 3, 2, 0, 0], ["u2", 3, 2, 0, 0]]
 
@@ -157,6 +157,45 @@ def test_an_overloaded_origin_behind_a_holding_limit_still_passes():
     per_user, checks = judge(burst, None, log_of(burst), PLAN)
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
     assert per_user["origin_errors"].tolist() == [2, 0] and per_user["accepted"].tolist() == [3, 3]
+
+
+ORIGIN_401 = json.dumps({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                   "param": None, "code": "invalid_api_key"}})
+MODEL_404 = json.dumps({"error": {"message": "The model 'm' does not exist.", "type": "invalid_request_error",
+                                  "param": "model", "code": "model_not_found"}})
+
+
+def refused(burst, status, body, rows=None):
+    """``burst`` with the admitted requests in ``rows`` (default: all) answered ``status`` by the origin."""
+    admitted = burst.index[burst["status"] == 200] if rows is None else rows
+    burst.loc[admitted, ["status", "ok", "server_error", "body"]] = [status, False, status >= 500, body]
+    return burst
+
+
+@pytest.mark.parametrize("status, body, cause", [
+    (401, ORIGIN_401, "the origin refused the key (401 invalid_api_key: Incorrect API key provided.)"),
+    (404, MODEL_404, "the origin does not know the model 'm' (404 model_not_found"),
+    (502, '{"error":"The origin could not be reached."}', "the origin cannot be reached (502: The origin could not"),
+    (500, '{"error":{"message":"boom","type":"server_error","param":null,"code":null}}', "the origin failed (500"),
+])
+def test_a_limit_that_holds_while_the_origin_refuses_the_admitted_requests_fails_naming_the_cause(status, body, cause):
+    """The limiter admitted exactly the limit, but no attendee got an answer: a broken event."""
+    burst = refused(gateway(), status, body)
+    plan = RateLimitPlan(users=2, requests_per_user=5, expected_limit=3, check_next_window=False, model="m")
+    _, checks = judge(burst, None, log_of(burst), plan)
+    failed = [c for c in checks if not c.passed]
+    assert [c.name for c in failed] == ["the origin served the admitted requests"]
+    assert failed[0].observed.startswith(f"6 of 6 answered {status}: {cause}"), failed[0].observed
+
+
+def test_one_refusal_is_enough_to_fail_but_busy_answers_are_not_unless_nothing_was_served():
+    one = refused(gateway(), 401, ORIGIN_401, rows=[0])
+    assert failing(one, None, log_of(one)) == ["the origin served the admitted requests"]
+    busy = refused(gateway(), 503, '{"error":{"message":"busy","code":"origin_overloaded"}}', rows=[0, 1, 5])
+    served = {c.name: c for c in judge(busy, None, log_of(busy), PLAN)[1]}["the origin served the admitted requests"]
+    assert served.passed and served.observed == "3 of 6 served, 3 busy (503)"
+    all_busy = refused(gateway(), 503, '{"error":{"message":"busy","code":"origin_overloaded"}}')
+    assert failing(all_busy, None, log_of(all_busy)) == ["the origin served the admitted requests"]
 
 
 def test_a_next_window_that_still_rejects_or_does_not_reset_fails():

@@ -1,4 +1,6 @@
 """Schedules are absolute offsets computed up front: exact, evenly shared, never drifting."""
+from itertools import pairwise
+
 import pytest
 
 from gateway_ops.loadtest.errors import LoadTestError
@@ -73,7 +75,7 @@ def test_spread_sends_each_user_evenly_within_the_spread():
     for user in "ab":
         times = [a.offset_s for a in arrivals if a.user_id == user]
         assert len(times) == 5
-        assert [t2 - t1 for t1, t2 in zip(times, times[1:])] == pytest.approx([2.0] * 4)
+        assert [t2 - t1 for t1, t2 in pairwise(times)] == pytest.approx([2.0] * 4)
     assert 0 <= schedule_duration(arrivals) < 10.0
     with pytest.raises(LoadTestError):
         spread_schedule(["a"], 5, 0)

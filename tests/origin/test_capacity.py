@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -30,6 +31,7 @@ async def test_slots_are_taken_without_waiting_and_counted() -> None:
     second.release()
     assert capacity.snapshot() == {
         "slots": 2, "max_queue": 0, "in_flight": 0, "queued": 0, "served": 2, "rejected": 0, "peak_in_flight": 2,
+        "peak_held": 2,
     }
 
 
@@ -52,6 +54,7 @@ async def test_waiters_get_freed_slots_in_fifo_order() -> None:
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2]
     assert (capacity.in_flight, capacity.queued, capacity.served, capacity.peak_in_flight) == (0, 0, 4, 1)
+    assert capacity.peak_held == 4  # one generating + three queued: what a gate in front must bound
 
 
 @pytest.mark.anyio
@@ -182,6 +185,6 @@ def test_jittered_latency_stays_within_its_band(
 @pytest.mark.parametrize(
     "kwargs", [{"base_ms": -1, "per_token_ms": 0}, {"base_ms": 0, "per_token_ms": 0, "jitter": 1.0}]
 )
-def test_latency_rejects_impossible_values(kwargs: dict[str, float]) -> None:
+def test_latency_rejects_impossible_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         LatencyModel(**kwargs)

@@ -136,8 +136,9 @@ def _start_cli(*args: str) -> subprocess.Popen[str]:
 
 def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    stdout = process.stdout
+    assert stdout is not None
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
     try:
         return lines.get(timeout=timeout)
     except queue.Empty:

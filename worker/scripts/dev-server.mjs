@@ -24,6 +24,8 @@ const SETTINGS = {
   RATE_LIMIT_PER_MINUTE: "plain_text",
   ALLOW_ANONYMOUS: "plain_text",
   UPSTREAM_TIMEOUT_MS: "plain_text",
+  UPSTREAM_IDLE_TIMEOUT_MS: "plain_text",
+  STRANGER_FLUSH_MS: "plain_text",
   MAX_BODY_BYTES: "plain_text",
   ORIGIN_MAX_CONCURRENCY: "plain_text",
   ORIGIN_QUEUE_TIMEOUT_MS: "plain_text",

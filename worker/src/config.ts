@@ -1,7 +1,7 @@
 /**
  * @module config
  * Reads the Worker's vars and secrets once per request into typed values with the defaults fixed
- * in DESIGN.md. A value that does not parse is a misconfiguration: it answers 500 with the name of
+ * in the README ("Configuration"). A value that does not parse is a misconfiguration: it answers 500 with the name of
  * the setting at fault rather than silently running with a different limit.
  */
 import { GatewayError } from "./errors";
@@ -17,6 +17,8 @@ export interface GatewayConfig {
   userKeySecret: string | null;
   ipHashSalt: string | null;
   upstreamTimeoutMs: number;
+  /** After the origin's headers, the longest silence before the answer is ended (0: no limit). */
+  upstreamIdleTimeoutMs: number;
   maxBodyBytes: number;
   /** Slots per origin (same order as `origins`), or null: no gate. */
   originMaxConcurrency: number[] | null;
@@ -64,6 +66,7 @@ export function readConfig(env: Env): GatewayConfig {
     userKeySecret: env.USER_KEY_SECRET || null,
     ipHashSalt: env.IP_HASH_SALT || null,
     upstreamTimeoutMs: nonNegativeInt("UPSTREAM_TIMEOUT_MS", env.UPSTREAM_TIMEOUT_MS, 120_000),
+    upstreamIdleTimeoutMs: nonNegativeInt("UPSTREAM_IDLE_TIMEOUT_MS", env.UPSTREAM_IDLE_TIMEOUT_MS, 30_000),
     maxBodyBytes: nonNegativeInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 4_194_304),
     originMaxConcurrency: perOrigin("ORIGIN_MAX_CONCURRENCY", env.ORIGIN_MAX_CONCURRENCY, origins.length),
     originQueueTimeoutMs: nonNegativeInt("ORIGIN_QUEUE_TIMEOUT_MS", env.ORIGIN_QUEUE_TIMEOUT_MS, 10_000),

@@ -46,3 +46,12 @@ export function errorResponse(
 export function notFound(): GatewayError {
   return new GatewayError(404, "Not found: the gateway serves /v1/* and /health.", "not_found");
 }
+
+/**
+ * The client closed its connection before the answer was complete. 499 is nginx's convention for
+ * this; the client never sees it, the access log does (instead of the 200 it would have got).
+ * @param when what the gateway was doing, e.g. "before the origin answered"
+ */
+export function clientClosed(when: string): GatewayError {
+  return new GatewayError(499 as ContentfulStatusCode, `The client closed the connection ${when}.`, "client_closed");
+}

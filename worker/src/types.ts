@@ -14,6 +14,7 @@
 import type { ErrorBoundaryVariables } from "./errorBoundary";
 import type { OriginVariables } from "./handlers/proxyHandler";
 import type { AccessLogVariables } from "./middleware/accessLog";
+import type { ControlsVariables } from "./middleware/eventControls";
 import type { IdentityVariables } from "./middleware/identifyUser";
 import type { ConfigVariables } from "./middleware/loadConfig";
 import type { OriginCredentialVariables } from "./middleware/originCredential";
@@ -22,6 +23,7 @@ import type { BodyVariables } from "./middleware/readBody";
 
 /** The variables of the stages that may or may not have run for a given request. */
 export type StageVariables = ConfigVariables &
+  ControlsVariables &
   IdentityVariables &
   BodyVariables &
   OriginCredentialVariables &

@@ -3,17 +3,21 @@
  * row (every column), so a field written by the wrong stage, or overwritten, shows up here.
  */
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { accessRecordOf, insertAccessRecord, sqliteTime } from "../src/lib/accessLog";
 import { userKeyFor } from "../src/lib/crypto";
 import {
   awayFromMinuteEdge,
   call,
   chatBody,
+  clearLog,
   freshUser,
   gateway,
   jsonResponse,
+  logRows,
   mockOrigin,
   rowFor,
+  strangerCounts,
   userHeaders,
   type LogRow,
 } from "./helpers";
@@ -51,7 +55,7 @@ async function expectRow(response: Response, expected: Partial<LogRow>, reachedO
   const { id, request_id, created_at, latency_ms, ttfb_ms, ...rest } = row;
   expect(id).toBeGreaterThan(0);
   expect(request_id).toBe(response.headers.get("X-Request-ID"));
-  expect(created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
   expect(latency_ms).toBeGreaterThanOrEqual(0);
   if (reachedOrigin) {
     expect(ttfb_ms).toBeGreaterThanOrEqual(0);
@@ -64,16 +68,56 @@ async function expectRow(response: Response, expected: Partial<LogRow>, reachedO
   return row;
 }
 
-describe("requests the gateway refuses before the origin", () => {
+/**
+ * Checks that `response` (a stranger's: no verified identity) left no row at all — so not under
+ * the id it claims — and was counted once under its status and class.
+ */
+async function expectCountedOnly(response: Response, status: number, errorClass: string): Promise<void> {
+  expect(response.status).toBe(status);
+  expect(await logRows()).toHaveLength(0);
+  expect(await strangerCounts()).toEqual({ [`${status} ${errorClass}`]: 1 });
+}
+
+describe("strangers' requests: counted, no row", () => {
+  beforeEach(() => clearLog());
+
   it.each([
-    ["no X-User-ID", {}, 400, "~missing", "missing_user"],
-    ["an invalid X-User-ID", { "X-User-ID": "has space" }, 400, "~invalid", "invalid_user"],
-  ])("%s", async (_name, headers, status, userId, errorClass) => {
+    ["no X-User-ID", {}, 400, "missing_user"],
+    ["an invalid X-User-ID", { "X-User-ID": "has space" }, 400, "invalid_user"],
+  ])("%s", async (_name, headers, status, errorClass) => {
     const origin = mockOrigin(() => jsonResponse({}));
     const { response } = await call("/v1/models", { headers });
     expect(origin).not.toHaveBeenCalled();
-    await expectRow(response, { user_id: userId, status, error_class: errorClass }, false);
+    await expectCountedOnly(response, status, errorClass);
   });
+
+  it("a misconfigured setting (the identity is never checked)", async () => {
+    const { response } = await call("/v1/models", { headers: { "X-User-ID": freshUser() } }, { AUTH_MODE: "both" });
+    await expectCountedOnly(response, 500, "misconfigured");
+  });
+
+  it("a wrong X-User-Key (never logged under the id it claims)", async () => {
+    const user = freshUser();
+    const { response } = await call(
+      "/v1/models",
+      { headers: { "X-User-ID": user, "X-User-Key": await userKeyFor("other", user) } },
+      { USER_KEY_SECRET: "event-secret" },
+    );
+    await expectCountedOnly(response, 401, "bad_user_key");
+  });
+
+  it("no key from an anonymous caller while keys are required", async () => {
+    const { response } = await call("/v1/models", {}, { USER_KEY_SECRET: "event-secret", ALLOW_ANONYMOUS: "true" });
+    await expectCountedOnly(response, 401, "bad_user_key");
+  });
+
+  it.each(["/nowhere", "/v1", "/v1/"])("an unknown path %s", async (path) => {
+    const { response } = await call(path, { headers: { "X-User-ID": freshUser() } });
+    await expectCountedOnly(response, 404, "not_found");
+  });
+});
+
+describe("requests the gateway refuses before the origin", () => {
 
   it("a body that is not JSON", async () => {
     mockOrigin(() => jsonResponse({}));
@@ -84,28 +128,6 @@ describe("requests the gateway refuses before the origin", () => {
       { user_id: user, method: "POST", endpoint: "/v1/chat/completions", status: 400, error_class: "invalid_json" },
       false,
     );
-  });
-
-  it("a misconfigured setting", async () => {
-    const user = freshUser();
-    const { response } = await call("/v1/models", { headers: { "X-User-ID": user } }, { AUTH_MODE: "both" });
-    await expectRow(response, { user_id: user, status: 500, error_class: "misconfigured" }, false);
-  });
-
-  it("a wrong X-User-Key (logged under the id it claims)", async () => {
-    const user = freshUser();
-    const { response } = await call(
-      "/v1/models",
-      { headers: { "X-User-ID": user, "X-User-Key": await userKeyFor("other", user) } },
-      { USER_KEY_SECRET: "event-secret" },
-    );
-    expect(response.status).toBe(401);
-    await expectRow(response, { user_id: user, status: 401, error_class: "bad_user_key" }, false);
-  });
-
-  it("no key from an anonymous caller while keys are required", async () => {
-    const { response } = await call("/v1/models", {}, { USER_KEY_SECRET: "event-secret", ALLOW_ANONYMOUS: "true" });
-    await expectRow(response, { user_id: "~anonymous", status: 401, error_class: "bad_user_key" }, false);
   });
 
   it("codex mode without an OAuth token", async () => {
@@ -135,13 +157,6 @@ describe("requests the gateway refuses before the origin", () => {
     await env.GATEWAY_KV.put(`tier:${user}`, "0");
     const { response } = await call("/v1/models", { headers: { "X-User-ID": user } });
     await expectRow(response, { user_id: user, status: 403, error_class: "blocked" }, false);
-  });
-
-  it.each(["/nowhere", "/v1", "/v1/"])("an unknown path %s", async (path) => {
-    const user = freshUser();
-    const { response } = await call(path, { headers: { "X-User-ID": user } });
-    expect(response.status).toBe(404);
-    await expectRow(response, { user_id: user, endpoint: path, status: 404, error_class: "not_found" }, false);
   });
 
   it("a body over MAX_BODY_BYTES", async () => {
@@ -213,7 +228,7 @@ describe("answers the origin gave", () => {
     await expectRow(response, { user_id: user, status: 200, error_class: null }, true);
   });
 
-  it("a stream the origin breaks off", async () => {
+  it("a stream the origin breaks off (an error event ends it; logged 502)", async () => {
     mockOrigin(() => {
       const body = new ReadableStream<Uint8Array>({
         start(controller) {
@@ -228,11 +243,12 @@ describe("answers the origin gave", () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const user = freshUser();
     const { response, logged } = await gateway(post, chatPost(user, { stream: true }));
-    await expect(response.text()).rejects.toThrow();
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/data: \{"error":\{.*"code":"upstream_stream_error"\}\}\n\n$/);
     await logged();
     await expectRow(
       response,
-      { ...asked, user_id: user, stream: 1, status: 200, tokens_est: null, error_class: "upstream_stream_error" },
+      { ...asked, user_id: user, stream: 1, status: 502, tokens_est: null, error_class: "upstream_stream_error" },
       true,
     );
   });
@@ -247,7 +263,7 @@ describe("answers the origin gave", () => {
     await logged();
     await expectRow(
       response,
-      { ...asked, user_id: user, stream: 1, status: 200, tokens_est: null, error_class: "client_disconnected" },
+      { ...asked, user_id: user, stream: 1, status: 499, tokens_est: null, error_class: "client_closed" },
       true,
     );
   });
@@ -292,5 +308,50 @@ describe("timings", () => {
     const row = await rowFor(response);
     expect(row.ttfb_ms).toBeGreaterThanOrEqual(bodyDelayMs + originDelayMs);
     expect(row.latency_ms).toBeGreaterThanOrEqual(row.ttfb_ms! + streamMs);
+  });
+});
+
+describe("created_at", () => {
+  /** A row written by the one INSERT, as if its request had arrived `minutesAgo` minutes ago. */
+  async function rowAged(user: string, minutesAgo: number): Promise<void> {
+    const startedAt = Date.now() - minutesAgo * 60_000;
+    await insertAccessRecord(
+      env.DB,
+      accessRecordOf({
+        requestId: `${user}-${minutesAgo}`,
+        method: "GET",
+        path: "/v1/models",
+        startedAt,
+        finishedAt: startedAt + 5,
+        status: 200,
+        userId: user,
+        body: null,
+        answeredErrorClass: null,
+        originHeadersAt: null,
+        tokens: null,
+        relayFailure: null,
+        ipHash: null,
+        originIndex: null,
+        gateWaitMs: null,
+      }),
+    );
+  }
+
+  it("is UTC text SQLite's datetime() compares correctly: the manual's last-5-minutes query selects exactly those", async () => {
+    expect(sqliteTime(Date.UTC(2026, 10, 28, 9, 10, 49, 123))).toBe("2026-11-28 09:10:49.123");
+    const user = freshUser();
+    for (const age of [0.5, 4, 6, 30, 24 * 60 + 1]) await rowAged(user, age);
+    const recent = await env.DB.prepare(
+      `SELECT request_id FROM requests WHERE user_id = ?1 AND created_at > datetime('now', '-5 minutes') ORDER BY id`,
+    )
+      .bind(user)
+      .all<{ request_id: string }>();
+    expect(recent.results.map((r) => r.request_id)).toEqual([`${user}-0.5`, `${user}-4`]);
+    const today = await env.DB.prepare(
+      `SELECT COUNT(*) AS n FROM requests WHERE user_id = ?1 AND created_at > datetime('now', '-1 day')`,
+    )
+      .bind(user)
+      .first<{ n: number }>();
+    expect(today?.n).toBe(4);
   });
 });

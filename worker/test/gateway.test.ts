@@ -10,6 +10,7 @@ import {
   awayFromMinuteEdge,
   call,
   chatBody,
+  clearLog,
   freshUser,
   gateway,
   jsonResponse,
@@ -17,6 +18,7 @@ import {
   mockOrigin,
   rowFor,
   statusCounts,
+  strangerCounts,
   userHeaders,
 } from "./helpers";
 
@@ -24,7 +26,7 @@ const okChat = () =>
   jsonResponse({ id: "c1", choices: [{ message: { content: "hello" } }], usage: { total_tokens: 21 } });
 
 beforeEach(async () => {
-  await env.DB.prepare("DELETE FROM requests").run();
+  await clearLog();
   await awayFromMinuteEdge();
 }, 15_000);
 afterEach(() => {
@@ -41,14 +43,15 @@ describe("health and routing", () => {
     expect(await logRows()).toHaveLength(0);
   });
 
-  it.each(["/", "/v2/chat", "/v1", "/v1/../admin", "/V1/models", "//v1/models"])("answers %s with a logged 404", async (path) => {
+  it.each(["/", "/v2/chat", "/v1", "/v1/../admin", "/V1/models", "//v1/models"])("answers %s with a 404, counted as a stranger's", async (path) => {
     const origin = mockOrigin(okChat);
     const { response, json } = await call(path, { headers: userHeaders("alice") });
     expect(response.status).toBe(404);
     expect(json().error).toMatch(/Not found/);
     expect(response.headers.get("X-Request-ID")).toBeTruthy();
     expect(origin).not.toHaveBeenCalled();
-    expect((await rowFor(response)).error_class).toBe("not_found");
+    expect(await logRows()).toHaveLength(0); // never a row under the id it claims
+    expect(await strangerCounts()).toEqual({ "404 not_found": 1 });
   });
 });
 
@@ -263,8 +266,10 @@ describe("user keys (USER_KEY_SECRET)", () => {
     // None of the refused requests spent alice's single request this minute.
     expect((await asAlice(aliceKey)).response.status).toBe(200);
     expect((await asAlice(aliceKey)).response.status).toBe(429);
+    // Refused keys are strangers' requests: counted, never logged under alice's id.
     const rows = await logRows("user_id = ?1", alice);
-    expect(rows.map((r) => r.status)).toEqual([401, 401, 401, 401, 200, 429]);
+    expect(rows.map((r) => r.status)).toEqual([200, 429]);
+    expect(await strangerCounts()).toEqual({ "401 bad_user_key": 4 });
   });
 });
 
@@ -347,7 +352,7 @@ describe("streaming", () => {
     await reader.read();
     await reader.cancel("client went away");
     await logged();
-    expect((await rowFor(response)).error_class).toBe("client_disconnected");
+    expect(await rowFor(response)).toMatchObject({ status: 499, error_class: "client_closed" });
   });
 });
 
@@ -388,16 +393,17 @@ describe("upstream faults", () => {
 
 describe("bad input", () => {
   it.each([
-    [{}, 400, /Missing X-User-ID/, "~missing", "missing_user"],
-    [{ "X-User-ID": "x".repeat(65) }, 400, /Invalid X-User-ID/, "~invalid", "invalid_user"],
-    [{ "X-User-ID": "robert'); DROP TABLE requests;--" }, 400, /Invalid X-User-ID/, "~invalid", "invalid_user"],
-  ])("headers %j → %i, logged under a placeholder", async (headers, status, message, userId, errorClass) => {
+    [{}, 400, /Missing X-User-ID/, "missing_user"],
+    [{ "X-User-ID": "x".repeat(65) }, 400, /Invalid X-User-ID/, "invalid_user"],
+    [{ "X-User-ID": "robert'); DROP TABLE requests;--" }, 400, /Invalid X-User-ID/, "invalid_user"],
+  ])("headers %j → %i, counted as a stranger's", async (headers, status, message, errorClass) => {
     const origin = mockOrigin(okChat);
     const { response, json } = await call("/v1/models", { headers });
     expect(response.status).toBe(status);
     expect(json().error).toMatch(message);
     expect(origin).not.toHaveBeenCalled();
-    expect(await rowFor(response)).toMatchObject({ user_id: userId, error_class: errorClass, status });
+    expect(await logRows()).toHaveLength(0);
+    expect(await strangerCounts()).toEqual({ [`${status} ${errorClass}`]: 1 });
   });
 
   it("refuses a body over MAX_BODY_BYTES with 413, even without Content-Length", async () => {
@@ -448,13 +454,14 @@ describe("bad input", () => {
     const { response, json } = await call("/v1/models", { headers: { "X-User-ID": freshUser() } }, { RATE_LIMIT_PER_MINUTE: "fifty" });
     expect(response.status).toBe(500);
     expect(json().error).toMatch(/RATE_LIMIT_PER_MINUTE/);
-    expect((await rowFor(response)).error_class).toBe("misconfigured");
+    // Before the identity is checked: counted, not logged under the id it claims.
+    expect(await strangerCounts()).toEqual({ "500 misconfigured": 1 });
     expect((await call("/health")).response.status).toBe(200);
   });
 });
 
 describe("access log", () => {
-  it("writes exactly one row per request for every outcome, with its request id", async () => {
+  it("writes exactly one row per identified request for every outcome, and counts the rest", async () => {
     mockOrigin(okChat);
     const user = freshUser();
     const outcomes = [
@@ -465,11 +472,13 @@ describe("access log", () => {
       await call("/v1/models", { headers: { "X-User-ID": freshUser() } }, { AUTH_MODE: "codex" }), // 401
     ];
     expect(outcomes.map((o) => o.response.status)).toEqual([200, 429, 400, 404, 401]);
+    const identified = [outcomes[0], outcomes[1], outcomes[4]];
     const rows = await logRows();
-    expect(rows).toHaveLength(outcomes.length);
-    expect(rows.map((r) => r.request_id).sort()).toEqual(outcomes.map((o) => o.response.headers.get("X-Request-ID")).sort());
+    expect(rows).toHaveLength(identified.length);
+    expect(rows.map((r) => r.request_id).sort()).toEqual(identified.map((o) => o.response.headers.get("X-Request-ID")).sort());
+    expect(await strangerCounts()).toEqual({ "400 missing_user": 1, "404 not_found": 1 });
     for (const row of rows) {
-      expect(row.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(row.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
       expect(row.latency_ms).toBeGreaterThanOrEqual(0);
     }
   });

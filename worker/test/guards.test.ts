@@ -51,7 +51,7 @@ describe("the one-row-per-request check", () => {
     const user = freshUser();
     const responses = [
       (await call("/v1/models", { headers: { "X-User-ID": user } })).response,
-      (await call("/v1/models", {})).response,
+      (await call("/v1/models", { headers: { "X-User-ID": user } }, { AUTH_MODE: "codex" })).response, // 401, identified
       (await call("/v1/chat/completions", { method: "POST", headers: userHeaders(user), body: "{" })).response,
     ];
     expect(await rowsPerResponse(responses)).toEqual([1, 1, 1]);

@@ -77,6 +77,23 @@ export async function rowFor(response: Response): Promise<LogRow> {
   return rows[0];
 }
 
+/**
+ * Strangers' requests (no verified identity) as counted in `stranger_counts`, summed over every
+ * minute, keyed `"<status> <error_class>"`. Tests flush at once (`STRANGER_FLUSH_MS=0` in
+ * vitest.config.ts), so a request's count is there once its `logged()` has resolved.
+ */
+export async function strangerCounts(): Promise<Record<string, number>> {
+  const { results } = await env.DB.prepare(
+    "SELECT error_class, status, SUM(requests) AS n FROM stranger_counts GROUP BY error_class, status",
+  ).all<{ error_class: string; status: number; n: number }>();
+  return Object.fromEntries(results.map((r) => [`${r.status} ${r.error_class}`, r.n]));
+}
+
+/** Empties the access log and the strangers' counts. */
+export async function clearLog(): Promise<void> {
+  await env.DB.batch([env.DB.prepare("DELETE FROM requests"), env.DB.prepare("DELETE FROM stranger_counts")]);
+}
+
 /** Counts how many of `responses` have each status. */
 export function statusCounts(responses: Response[]): Record<number, number> {
   const counts: Record<number, number> = {};

@@ -236,7 +236,7 @@ describe("accessRecordOf", () => {
       stream: true,
       error_class: null,
       ip_hash: null,
-      created_at: "2026-11-28T09:30:00.123Z",
+      created_at: "2026-11-28 09:30:00.123",
       origin: "1",
       gate_wait_ms: 40,
     });
@@ -255,8 +255,8 @@ describe("accessRecordOf", () => {
 
   it("prefers the gateway's own error, then how the relay ended, to the status", () => {
     expect(accessRecordOf({ ...facts, status: 429, answeredErrorClass: "rate_limited" }).error_class).toBe("rate_limited");
-    expect(accessRecordOf({ ...facts, status: 503, relayFailure: "client_disconnected" }).error_class).toBe(
-      "client_disconnected",
+    expect(accessRecordOf({ ...facts, status: 503, relayFailure: "client_closed" }).error_class).toBe(
+      "client_closed",
     );
   });
 

@@ -3,6 +3,7 @@
  * `GET /admin/status`: the origin pool as the gate sees it, per origin: requests in flight,
  * waiting, health and served in the last minute. With the gate on, this is the deployment's gate
  * object; with it off there is no shared state, so the numbers are this isolate's own (`scope`).
+ * It also carries the event's controls, as `GET /admin/controls` shows them.
  *
  * @example
  * {"generated_at": "2026-11-30T09:00:00.000Z",
@@ -12,6 +13,7 @@
  */
 import type { Context } from "hono";
 import { readConfig } from "../config";
+import { readControlsNow } from "./controls";
 import { localSnapshot } from "../gate/localPicker";
 import { gateName } from "../gate/OriginGate";
 import type { AppEnv } from "../types";
@@ -32,10 +34,12 @@ export async function statusHandler(c: Context<AppEnv>): Promise<Response> {
     gate = { enabled: false, scope: "isolate", waiting: 0, queue_capacity: 0, queue_timeout_ms };
     origins = localSnapshot(config.origins, now);
   }
+  const controls = await readControlsNow(c.env);
   c.header("Cache-Control", "no-store");
   return c.json({
     generated_at: new Date(now).toISOString(),
     gate,
+    controls,
     origins: origins.map((o, index) => ({
       origin: String(index),
       // The host only: a URL's user info, path or query may carry credentials.

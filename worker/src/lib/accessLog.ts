@@ -3,7 +3,7 @@
  * The `requests` row: its shape, the one pure function that computes it from what the stages
  * learned ({@link accessRecordOf}), and the one INSERT that writes it (bound `?` parameters only).
  */
-import type { StreamFailure } from "../upstream/meterEventStream";
+import type { RelayFailure } from "../upstream/relay";
 
 export interface AccessRecord {
   request_id: string;
@@ -37,9 +37,9 @@ export interface RequestFacts {
   startedAt: number;
   /** When the last byte of the answer was sent, or the stream ended (epoch ms). */
   finishedAt: number;
-  /** The status the client received. */
+  /** The status the client received (for an answer that ended early, see {@link FAILURE_STATUS}). */
   status: number;
-  /** The id the request is logged under (its identity, or the placeholder it claims). */
+  /** The verified identity the request is logged under (strangers get no row: `strangers.ts`). */
   userId: string;
   /** From the body stage, when it ran: the JSON body's `model` and `stream`. */
   body: { model: string | null; stream: boolean } | null;
@@ -50,7 +50,7 @@ export interface RequestFacts {
   /** From the proxy: `usage.total_tokens` of the relayed answer, or null. */
   tokens: number | null;
   /** From the proxy: why the relayed answer ended early, or null. */
-  relayFailure: StreamFailure | null;
+  relayFailure: RelayFailure | null;
   /** The keyed hash of the client IP, or null without `IP_HASH_SALT`. */
   ipHash: string | null;
   /** From the origin pool: index of the origin the request was sent to last, or null. */
@@ -58,6 +58,17 @@ export interface RequestFacts {
   /** From the origin pool: time waited at the gate, or null without a gate. */
   gateWaitMs: number | null;
 }
+
+/**
+ * The status logged for an answer that ended early, whatever status its headers carried: the
+ * gateway's verdict on what the client got (499: it left; 504: the origin went silent; 502: the
+ * origin broke off), so dashboards counting statuses see these faults.
+ */
+export const FAILURE_STATUS: Record<RelayFailure, number> = {
+  client_closed: 499,
+  upstream_idle_timeout: 504,
+  upstream_stream_error: 502,
+};
 
 /** Error class for a status no stage classified: an origin 4xx/5xx passed through. */
 export function errorClassOfStatus(status: number): string | null {
@@ -69,8 +80,9 @@ export function errorClassOfStatus(status: number): string | null {
 /**
  * The `requests` row for one request; every column is computed here and nowhere else.
  * `error_class`: the gateway's own error when it answered with one, else how the relay ended
- * early, else the class of the origin's status. `ttfb_ms` and `latency_ms` count from the request's
- * start, as the schema says.
+ * early, else the class of the origin's status; `status` is the client's, or the verdict on an
+ * answer that ended early. `ttfb_ms` and `latency_ms` count from the request's start, as the
+ * schema says.
  */
 export function accessRecordOf(facts: RequestFacts): AccessRecord {
   return {
@@ -79,17 +91,26 @@ export function accessRecordOf(facts: RequestFacts): AccessRecord {
     method: facts.method,
     endpoint: facts.path.slice(0, 256),
     model: facts.body?.model ?? null,
-    status: facts.status,
+    status: facts.relayFailure ? FAILURE_STATUS[facts.relayFailure] : facts.status,
     latency_ms: facts.finishedAt - facts.startedAt,
     ttfb_ms: facts.originHeadersAt === null ? null : facts.originHeadersAt - facts.startedAt,
     tokens_est: facts.tokens,
     stream: facts.body?.stream ?? false,
     error_class: facts.answeredErrorClass ?? facts.relayFailure ?? errorClassOfStatus(facts.status),
     ip_hash: facts.ipHash,
-    created_at: new Date(facts.startedAt).toISOString(),
+    created_at: sqliteTime(facts.startedAt),
     origin: facts.originIndex === null ? null : String(facts.originIndex),
     gate_wait_ms: facts.gateWaitMs,
   };
+}
+
+/**
+ * `created_at`'s format: UTC `YYYY-MM-DD HH:MM:SS.sss`, SQLite's own `datetime()` text plus
+ * milliseconds, so `created_at > datetime('now','-5 minutes')` (the operator's manual's queries)
+ * compares like with like. An ISO `…T…Z` string sorts after every `… …` one of the same day.
+ */
+export function sqliteTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 23).replace("T", " ");
 }
 
 /** Writes one row to the access log. */

@@ -19,7 +19,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-/** Unpadded base64url, the encoding of `X-User-Key` (DESIGN.md). */
+/** Unpadded base64url, the encoding of `X-User-Key` (gateway_ops/keys.py issues the same). */
 export function base64url(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
@@ -34,22 +34,32 @@ export function fromBase64url(text: string): Uint8Array | null {
 }
 
 /**
- * The key issued for a user: base64url(HMAC-SHA256(secret, userId)).
+ * What a user's key of a given generation signs: the user id (generation 0, DESIGN.md's key), or
+ * `"{user id}#{generation}"` for a key reissued by the admin API (contract14.md).
+ */
+function keyMessage(userId: string, generation: number): Uint8Array {
+  return encoder.encode(generation === 0 ? userId : `${userId}#${generation}`);
+}
+
+/**
+ * The key issued for a user: base64url(HMAC-SHA256(secret, userId)), or of `"{userId}#{g}"` for
+ * generation g >= 1.
  * @example await userKeyFor("s3cret", "alice") // "…43 characters…"
  */
-export async function userKeyFor(secret: string, userId: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(userId));
+export async function userKeyFor(secret: string, userId: string, generation = 0): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), keyMessage(userId, generation));
   return base64url(new Uint8Array(mac));
 }
 
 /**
- * True when `presented` is the key issued for `userId`. `crypto.subtle.verify` compares the MACs
- * in constant time, so the check leaks nothing about how much of a forged key was right.
+ * True when `presented` is the key of `generation` issued for `userId`. `crypto.subtle.verify`
+ * compares the MACs in constant time, so the check leaks nothing about how much of a forged key
+ * was right.
  */
-export async function verifyUserKey(secret: string, userId: string, presented: string): Promise<boolean> {
+export async function verifyUserKey(secret: string, userId: string, presented: string, generation = 0): Promise<boolean> {
   const mac = fromBase64url(presented);
   if (!mac || mac.length !== 32) return false;
-  return crypto.subtle.verify("HMAC", await hmacKey(secret), mac, encoder.encode(userId));
+  return crypto.subtle.verify("HMAC", await hmacKey(secret), mac, keyMessage(userId, generation));
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import { GatewayError } from "../errors";
+import { readKv } from "../lib/kv";
 import type { StageEnv } from "../types";
 import type { IdentityVariables } from "./identifyUser";
 import type { ConfigVariables } from "./loadConfig";
@@ -30,7 +31,7 @@ export function originCredential() {
         return next();
       }
       const { userId } = c.var.user;
-      const token = (await c.env.GATEWAY_KV.get(`oauth:${userId}`))?.trim();
+      const token = (await readKv(c.env.GATEWAY_KV, `oauth:${userId}`))?.trim();
       if (!token) {
         throw new GatewayError(401, `No OAuth token is on file for user ${userId}; ask the facilitator.`, "no_oauth_token");
       }

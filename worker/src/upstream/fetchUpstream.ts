@@ -1,11 +1,14 @@
 /**
  * @module fetchUpstream
- * One call to the origin, with the two faults a facilitator must tell apart: the origin could not
- * be reached (502) and the origin did not send response headers in time (504). The fault also
+ * One call to the origin, with the ends a facilitator must tell apart until the headers arrive:
+ * the origin could not be reached (502), it did not send response headers in time (504), and the
+ * client left first (499 `client_closed`: the call is aborted, so the origin stops working for
+ * nobody, and the access log shows it instead of a 200). The fault also
  * says whether the request surely never reached the origin (a refused connection), which is
  * what makes a retry on another origin of the pool safe.
  */
-import { GatewayError } from "../errors";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { clientClosed, GatewayError } from "../errors";
 
 /**
  * workerd reports a refused connection as "Network connection lost." within milliseconds (2–21 ms
@@ -22,7 +25,10 @@ export class UpstreamFault extends GatewayError {
 
   constructor(kind: FaultKind, timeoutMs: number) {
     if (kind === "timeout") super(504, `The origin did not answer within ${timeoutMs} ms.`, "upstream_timeout");
-    else if (kind === "client_left") super(502, "The client left before the origin answered.", "client_disconnected");
+    else if (kind === "client_left") {
+      const closed = clientClosed("before the origin answered");
+      super(closed.status as ContentfulStatusCode, closed.message, closed.errorClass);
+    }
     else super(502, "The origin could not be reached.", "upstream_unreachable");
     this.kind = kind;
   }
@@ -40,7 +46,7 @@ export function isRefusal(error: unknown, elapsedMs: number): boolean {
  * @param init method, headers and body
  * @param timeoutMs time allowed until the response headers arrive
  * @param clientSignal aborts the call when the client leaves
- * @throws UpstreamFault 504 on timeout, 502 when the connection fails
+ * @throws UpstreamFault 504 on timeout, 502 when the connection fails, 499 when the client left
  */
 export async function fetchUpstream(
   url: string,

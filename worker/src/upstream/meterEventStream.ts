@@ -2,26 +2,22 @@
  * @module meterEventStream
  * Passes a server-sent event stream to the client event by event, as soon as each event is
  * complete, while learning its token usage. Only a short regular-expression test touches every
- * event; JSON is parsed only for the usage-only chunk being hidden and for the last few events, so
+ * event; JSON is parsed only for a candidate usage-only chunk and for the last few events, so
  * long streams cost no extra CPU. Pull-based, so a slow client slows the read from the origin.
+ *
+ * When the origin goes silent for the idle timeout, or breaks off, the client gets an
+ * OpenAI-style error event (`data: {"error": {...}}`) and then the end of the stream, rather than
+ * a stream that hangs or a connection reset; the origin's body is cancelled either way.
  */
-import { totalTokensInEvent } from "./usage";
+import { failureOf, nextChunk, silenceMessage, type RelayFailure, type RelayOutcome } from "./relay";
+import { totalTokensInEvent, totalTokensOf } from "./usage";
 
 /** One event ends at a blank line (SSE allows CRLF, LF or CR line ends). */
 const EVENT_END = /\r\n\r\n|\n\n|\r\r/;
-/** The usage-only chunk that `include_usage` adds: `"choices": []`. */
-const USAGE_ONLY_CHUNK = /"choices"\s*:\s*\[\s*\]/;
+/** Cheap pre-test for the usage-only chunk that `include_usage` adds: `"choices": []`. */
+const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 /** How many of the last events are searched for usage at the end. */
 const TAIL_EVENTS = 4;
-
-/** Why a stream ended early. */
-export type StreamFailure = "client_disconnected" | "upstream_stream_error";
-
-export interface StreamOutcome {
-  tokens: number | null;
-  /** Why the stream ended early, or null when it ended normally. */
-  failure: StreamFailure | null;
-}
 
 /** Splits complete events (each with its terminating blank line) from a trailing partial one. */
 export function splitEvents(buffer: string): { events: string[]; rest: string } {
@@ -35,23 +31,64 @@ export function splitEvents(buffer: string): { events: string[]; rest: string } 
   return { events, rest };
 }
 
+/** The JSON of an event's `data:` lines, or undefined when there is none or it is not JSON. */
+function eventData(event: string): unknown {
+  const data = event
+    .split(/\r\n|\r|\n/)
+    .filter((line) => line.startsWith("data:"))
+    .map((line) => line.slice(5).trimStart())
+    .join("\n");
+  if (!data || data === "[DONE]") return undefined;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True only for the chunk `include_usage` adds: `choices` is an empty array AND `usage` is an
+ * object. Other events with empty `choices` (Azure's `prompt_filter_results`, `usage: null`
+ * chunks) are the client's and pass.
+ */
+export function isUsageOnlyChunk(event: string): boolean {
+  if (!EMPTY_CHOICES.test(event) || !event.includes('"usage"')) return false;
+  const data = eventData(event) as { choices?: unknown; usage?: unknown } | undefined;
+  if (!data || typeof data !== "object") return false;
+  const { choices, usage } = data;
+  return Array.isArray(choices) && choices.length === 0 && usage !== null && typeof usage === "object";
+}
+
+const ERROR_MESSAGES: Record<Exclude<RelayFailure, "client_closed">, (idleMs: number) => string> = {
+  upstream_idle_timeout: silenceMessage,
+  upstream_stream_error: () => "The origin broke off the stream before the end.",
+};
+
+/** The error event the client gets when the origin fails mid-stream, shaped as OpenAI's. */
+export function errorEvent(failure: Exclude<RelayFailure, "client_closed">, idleMs: number): string {
+  const error = { message: ERROR_MESSAGES[failure](idleMs), type: "server_error", param: null, code: failure };
+  return `data: ${JSON.stringify({ error })}\n\n`;
+}
+
 /**
  * @param upstream the origin's event-stream body
- * @param hideUsageChunk drop the usage-only chunk (the gateway asked for it, not the client)
+ * @param options `hideUsageChunk`: drop the usage-only chunk (the gateway asked for it, not the
+ *   client); `idleMs`: the longest silence from the origin (0: no limit)
  * @returns the stream for the client and a promise of how it ended
  */
 export function meterEventStream(
   upstream: ReadableStream<Uint8Array>,
-  hideUsageChunk: boolean,
-): { stream: ReadableStream<Uint8Array>; outcome: Promise<StreamOutcome> } {
+  options: { hideUsageChunk: boolean; idleMs: number },
+): { stream: ReadableStream<Uint8Array>; outcome: Promise<RelayOutcome> } {
   const reader = upstream.getReader();
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   const tail: string[] = [];
   let buffer = "";
   let tokens: number | null = null;
-  let settle!: (outcome: StreamOutcome) => void;
-  const outcome = new Promise<StreamOutcome>((resolve) => (settle = resolve));
+  let cancelled = false;
+  let settle!: (outcome: RelayOutcome) => void;
+  const outcome = new Promise<RelayOutcome>((resolve) => (settle = resolve));
 
   const remember = (event: string) => {
     tail.push(event);
@@ -66,8 +103,8 @@ export function meterEventStream(
   };
   /** The text to forward for one event ("" to hide it). */
   const forward = (event: string): string => {
-    if (hideUsageChunk && USAGE_ONLY_CHUNK.test(event)) {
-      tokens = totalTokensInEvent(event) ?? tokens;
+    if (options.hideUsageChunk && isUsageOnlyChunk(event)) {
+      tokens = totalTokensOf(eventData(event)) ?? tokens;
       return "";
     }
     remember(event);
@@ -79,7 +116,7 @@ export function meterEventStream(
     async pull(controller) {
       try {
         for (;;) {
-          const { done, value } = await reader.read();
+          const { done, value } = await nextChunk(reader, options.idleMs);
           if (done) {
             buffer += decoder.decode();
             const last = buffer ? forward(buffer) : "";
@@ -94,13 +131,19 @@ export function meterEventStream(
           if (text) return controller.enqueue(encoder.encode(text));
         }
       } catch (error) {
-        console.error("upstream stream failed", String(error));
-        controller.error(error);
-        settle({ tokens: tokens ?? tokensFromTail(), failure: "upstream_stream_error" });
+        if (cancelled) return; // the client left: the read failed because the gateway cancelled it
+        const failure = failureOf(error);
+        if (failure === "upstream_stream_error") console.error("upstream stream failed", String(error));
+        reader.cancel(String(error)).catch(() => {});
+        // A partial event is dropped: the error event must start on its own.
+        controller.enqueue(encoder.encode(errorEvent(failure, options.idleMs)));
+        controller.close();
+        settle({ tokens: tokens ?? tokensFromTail(), failure });
       }
     },
     async cancel(reason) {
-      settle({ tokens: tokens ?? tokensFromTail(), failure: "client_disconnected" });
+      cancelled = true;
+      settle({ tokens: tokens ?? tokensFromTail(), failure: "client_closed" });
       await reader.cancel(reason).catch(() => {});
     },
   });

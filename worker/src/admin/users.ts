@@ -1,0 +1,65 @@
+/**
+ * @module admin/users
+ * Per-user controls (contract14.md): `PUT`/`DELETE /admin/users/{user}/tier`, `POST …/reissue`
+ * and `POST …/revoke`. Each change goes first to the user's own Durable Object, which every
+ * request of that user passes, so it holds from the next request on (an old key fails at once);
+ * then to the controls object's user directory, from which the Worker learns, within a second,
+ * which key generation to verify and that KV need not be read. USER_KEY_SECRET is never used
+ * here: gateway_ops computes the new key from the generation this answers.
+ */
+import type { Context } from "hono";
+import { controlsStub, primeControls } from "../controls/cache";
+import { parseTier } from "../controls/shape";
+import { GatewayError } from "../errors";
+import { checkUserId } from "../lib/userId";
+import type { AppEnv } from "../types";
+import { recordControlEvents } from "./audit";
+import { adminJson } from "./jsonBody";
+
+/** The `{user}` path segment, checked like an `X-User-ID`. */
+function userParam(c: Context<AppEnv>): string {
+  const check = checkUserId(c.req.param("user") ?? null);
+  if (check.kind !== "valid") throw new GatewayError(400, "user must be 1 to 64 characters from A-Z a-z 0-9 . _ @ -.", "invalid_user");
+  return check.userId;
+}
+
+function userObject(env: Env, user: string) {
+  return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(user));
+}
+
+async function directory(env: Env, user: string, patch: Parameters<ReturnType<typeof controlsStub>["setUser"]>[1]) {
+  primeControls(await controlsStub(env.EVENT_CONTROLS).setUser(user, patch));
+}
+
+export async function putTier(c: Context<AppEnv>): Promise<Response> {
+  const user = userParam(c);
+  const limit = parseTier(await adminJson(c));
+  await userObject(c.env, user).setTier(limit);
+  await directory(c.env, user, { limit });
+  await recordControlEvents(c, [{ action: "tier", target: user, detail: { limit } }]);
+  return c.json({ user, limit });
+}
+
+export async function deleteTier(c: Context<AppEnv>): Promise<Response> {
+  const user = userParam(c);
+  await userObject(c.env, user).setTier(null);
+  await directory(c.env, user, { limit: null });
+  await recordControlEvents(c, [{ action: "tier", target: user, detail: { limit: null } }]);
+  return c.json({ user, limit: null });
+}
+
+export async function reissueKey(c: Context<AppEnv>): Promise<Response> {
+  const user = userParam(c);
+  const generation = await userObject(c.env, user).reissue();
+  await directory(c.env, user, { generation, revoked: false });
+  await recordControlEvents(c, [{ action: "reissue", target: user, detail: { generation } }]);
+  return c.json({ user, generation });
+}
+
+export async function revokeKey(c: Context<AppEnv>): Promise<Response> {
+  const user = userParam(c);
+  await userObject(c.env, user).revoke();
+  await directory(c.env, user, { revoked: true });
+  await recordControlEvents(c, [{ action: "revoke", target: user, detail: { revoked: true } }]);
+  return c.json({ user, revoked: true });
+}
