@@ -1,7 +1,8 @@
 """One request through the gateway, to show what a control did, and the tour that proves each one.
 
-``send_probe`` posts a tiny chat completion as a fresh probe user (with its X-User-Key when
-USER_KEY_SECRET is set) and reports the status, the gateway's error sentence, ``Retry-After`` and
+``Prober.send`` posts a tiny chat completion as a fresh probe user, with the suite's credentials
+(``client.Credentials``: X-User-Key when USER_KEY_SECRET is set, the client key the origin
+requires) and reports the status, the gateway's error sentence, ``Retry-After`` and
 the answer's token count. ``TOUR`` turns each control on, sends the probes that show its effect,
 and compares what came back with what the control promises (contract14): these are the checks
 notebook 10 records, and each fails when the control has no effect.
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ..keys import user_key
+from ..client import Credentials
 from ..minute_window import wait_before_start
 from ..results import Check
 
@@ -43,10 +44,10 @@ class Probe:
 class Prober:
     """Sends probes to the gateway at ``url`` as fresh users (one per call of ``new_user``)."""
 
-    def __init__(self, url: str, *, secret: str | None = None, model: str = "probe-model",
+    def __init__(self, url: str, *, credentials: Credentials | None = None, model: str = "probe-model",
                  transport: httpx.BaseTransport | None = None, timeout: float = 30.0):
         self.url = url.rstrip("/")
-        self.secret = secret
+        self.credentials = credentials or Credentials()
         self.model = model
         self._http = httpx.Client(transport=transport, timeout=timeout)
 
@@ -55,7 +56,7 @@ class Prober:
 
     def send(self, user: str | None = None, *, model: str | None = None, max_tokens: int | None = None) -> Probe:
         user = user or self.new_user()
-        headers = {"X-User-ID": user, **({"X-User-Key": user_key(self.secret, user)} if self.secret else {})}
+        headers = self.credentials.headers(user)
         body: dict[str, Any] = {"model": model or self.model, "messages": PROMPT}
         if max_tokens is not None:
             body["max_tokens"] = max_tokens

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import ipywidgets as widgets
 
+from ..client import Credentials, choose_model
 from ..results import Check
 from ..settings import Settings
 from . import probe as probes
@@ -73,10 +74,13 @@ class ControlPanel:
 
     @classmethod
     def open(cls, settings: Settings, target: str | None = None, url: str | None = None,
-             model: str = "probe-model") -> ControlPanel:
-        """The panel for the gateway of ``url`` (default: GATEWAY_URL or the local stack)."""
-        admin = open_admin(settings, target, url)
-        return cls(admin, probes.Prober(url or settings.gateway_url, secret=settings.user_key_secret, model=model))
+             model: str = "") -> ControlPanel:
+        """The panel for the gateway of ``url`` (default: GATEWAY_URL or the local stack); probes ask
+        for ``model``, or else the first model the origin lists."""
+        url = url or settings.gateway_url
+        credentials = Credentials.from_settings(settings)
+        model = choose_model(url, model or None, credentials.headers("control-probe"))
+        return cls(open_admin(settings, target, url), probes.Prober(url, credentials=credentials, model=model))
 
     # -- state -------------------------------------------------------------------------------------
     def show_state(self) -> Controls | None:
@@ -181,7 +185,7 @@ class ControlPanel:
                             restored is not None and self.initial is not None
                             and restored.to_json() == self.initial.to_json()))
         page = self.page_text()
-        hidden = [s for s in (self.prober.secret, *secrets) if s]
+        hidden = [s for s in (self.prober.credentials.key_secret, self.prober.credentials.api_key, *secrets) if s]
         shown = [s for s in hidden if s in page] + (["the admin token"] if self.admin.token_in(page) else [])
         checks.append(Check("no secret on the panel", f"none of {len(hidden) + self.admin.has_token} secret(s) shown",
                             f"{len(shown)} shown", not shown and self.admin.has_token))

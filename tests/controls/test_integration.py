@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import start_stack
 from gateway_ops import cli
+from gateway_ops.client import Credentials
 from gateway_ops.controls.client import AdminClient
 from gateway_ops.controls.errors import AdminAuthError, AdminUnavailableError
 from gateway_ops.controls.probe import Prober, check_budget, check_cap, check_limit, check_maintenance, check_models
@@ -22,7 +23,7 @@ from gateway_ops.controls.status import controls_reader
 from gateway_ops.controls.token import read_local_token
 from gateway_ops.keys import user_key
 from gateway_ops.settings import Settings
-from helpers import fresh_user, wait_until
+from helpers import CLIENT_KEY, MODEL, client_headers, fresh_user, wait_until
 
 pytestmark = pytest.mark.stack
 SECRET = "controls-test-secret-7Hq"
@@ -56,7 +57,7 @@ def _all_off(client: AdminClient) -> None:
 
 @pytest.fixture
 def prober(controlled):
-    client = Prober(controlled.url, secret=SECRET, model="probe-model")
+    client = Prober(controlled.url, credentials=Credentials(key_secret=SECRET, api_key=CLIENT_KEY), model=MODEL)
     yield client
     client.close()
 
@@ -134,9 +135,9 @@ def test_the_shared_limit_applies_at_once(admin, prober):
 
 
 def test_other_models_get_403_naming_the_allowed_ones(admin, prober):
-    assert not check_models(prober, "probe-model").check.passed
-    admin.change({"models": ["probe-model"]})
-    step = check_models(prober, "probe-model")
+    assert not check_models(prober, MODEL).check.passed
+    admin.change({"models": [MODEL]})
+    step = check_models(prober, MODEL)
     assert step.check.passed, step.check
 
 
@@ -168,11 +169,11 @@ def test_tier_through_the_admin_api_blocks_at_once(env, admin, prober):
 
 def test_reissue_and_revoke_touch_only_that_user(env, admin, prober):
     alice, bob = fresh_user("alice"), fresh_user("bob")
-    chat = {"model": "probe-model", "messages": [{"role": "user", "content": "hi"}]}
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
 
     def status(user: str, key: str) -> int:
         return httpx.post(f"{env.url}/v1/chat/completions", json=chat, timeout=30,
-                          headers={"X-User-ID": user, "X-User-Key": key}).status_code
+                          headers=client_headers(user, **{"X-User-Key": key})).status_code
 
     old = user_key(SECRET, alice)
     assert status(alice, old) == 200

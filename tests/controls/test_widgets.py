@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway_ops.client import Credentials
 from gateway_ops.controls.client import AdminClient
 from gateway_ops.controls.probe import Prober
 from gateway_ops.controls.widgets import ControlPanel
@@ -53,7 +54,8 @@ def emulated_gateway(admin: FakeAdmin, obey: bool = True) -> httpx.MockTransport
 
 def make_panel(admin: FakeAdmin, obey: bool = True) -> ControlPanel:
     client = AdminClient("http://gateway.test", TOKEN, transport=admin.transport())
-    prober = Prober("http://gateway.test", secret=SECRET, model="probe-model", transport=emulated_gateway(admin, obey))
+    prober = Prober("http://gateway.test", credentials=Credentials(key_secret=SECRET, api_key="sk-client-key"),
+                    model="probe-model", transport=emulated_gateway(admin, obey))
     return ControlPanel(client, prober)
 
 
@@ -97,6 +99,8 @@ def test_a_secret_on_the_page_fails_the_check():
     panel = make_panel(FakeAdmin())
     assert next(c for c in panel.checks() if c.name == "no secret on the panel").passed
     panel.message.value = f"token is {TOKEN}"
+    assert not next(c for c in panel.checks() if c.name == "no secret on the panel").passed
+    panel.message.value = "key sk-client-key"
     assert not next(c for c in panel.checks() if c.name == "no secret on the panel").passed
 
 
