@@ -20,10 +20,11 @@ runner = CliRunner()
 @pytest.fixture
 def event(fake, worker_copy, tmp_path):
     """An account and a machine after an event: Worker, KV, D1 (with an access log), attendee files, state."""
-    fake.scripts["organized-gateway"] = {"secrets": {}, "uploads": 1}
-    kv_id = fake.add_kv("organized-gateway-GATEWAY_KV")
+    names = config_in(worker_copy)
+    fake.scripts[names.worker_name] = {"secrets": {}, "uploads": 1}
+    kv_id = fake.add_kv(names.kv_title)
     fake.add_kv("someone-elses-namespace")
-    database = fake.add_d1("organized-gateway")
+    database = fake.add_d1(names.d1_name)
     database.db.executescript((MIGRATIONS_DIR / "0001_init.sql").read_text())
     database.db.execute("INSERT INTO requests (request_id, user_id, method, endpoint, status, latency_ms, created_at) "
                         "VALUES ('r1', 'alice', 'POST', '/v1/chat/completions', 200, 12, '2026-11-30T09:00:00.000Z')")
@@ -57,7 +58,7 @@ def test_the_plan_lists_everything_and_changes_nothing(event, client):
     plan = plan_teardown(client, ACCOUNT, event["config"], event["state"], event["runs"])
     assert [(i.kind, i.name) for i in plan.items] == [
         ("Worker", "organized-gateway"), ("KV namespace", "organized-gateway-GATEWAY_KV"),
-        ("D1 database", "organized-gateway"),
+        ("D1 database", "organized-gateway-db"),
         ("attendee file", str(event["runs"] / "20261130-080000" / "05_attendees" / "attendee_cards.html")),
         ("attendee file", str(event["runs"] / "20261130-080000" / "05_attendees" / "attendee_keys.csv")),
         ("state folder", str(event["state"].resolve()))]
@@ -94,8 +95,8 @@ def test_a_failed_deletion_is_reported_and_remains(cli_on_fake):
                                                                            "or is not authorized to access this service"))
     result = runner.invoke(cli.app, ["teardown", "--yes", "--no-archive"])
     assert result.exit_code == 1
-    assert "FAILED  D1 database: organized-gateway" in result.output
-    assert "Remains:\n  - D1 database: organized-gateway (" in result.output
+    assert "FAILED  D1 database: organized-gateway-db" in result.output
+    assert "Remains:\n  - D1 database: organized-gateway-db (" in result.output
 
 
 def test_something_already_gone_counts_as_deleted(event, client):
