@@ -4,7 +4,7 @@
 (``client.Credentials``: X-User-Key when USER_KEY_SECRET is set, the client key the origin
 requires) and reports the status, the gateway's error sentence, ``Retry-After`` and
 the answer's token count. ``TOUR`` turns each control on, sends the probes that show its effect,
-and compares what came back with what the control promises (contract14): these are the checks
+and compares what came back with what the control promises (README, "During the event: controls"): these are the checks
 notebook 10 records, and each fails when the control has no effect.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A stand-in for the Worker's admin API (contract14), for unit tests of the client and the CLI.
+"""A stand-in for the Worker's admin API (issue 14's contract: routes, shapes, statuses), for unit tests of the client and the CLI.
 
 It answers exactly as the contract says (shapes, statuses, the one error shape) and records each
 request. Integration tests run the real Worker instead (test_integration.py).

@@ -1,5 +1,5 @@
 """Issue 14 on the second screen: the controls line at the top of the live dashboard, and the
-timeline of interventions in the event report (the ``control_events`` table, contract14)."""
+timeline of interventions in the event report (the ``control_events`` table, migration 0005)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -12,9 +12,6 @@ from gateway_ops.dashboards.widgets import NO_CONTROLS, Dashboard
 
 from .helpers import LogFile, row
 
-#: migrations/0005_control_events.sql as contract14 fixes it (the Worker side ships the file)
-CONTROL_EVENTS_TABLE = """CREATE TABLE control_events (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
-action TEXT NOT NULL, target TEXT, detail TEXT, source TEXT)"""
 EVENTS = pd.DataFrame([
     {"id": 1, "created_at": "2026-11-30 09:00:00.000", "action": "maintenance",
      "target": None, "detail": '{"on": true, "message": "back at 10:15"}'},
@@ -63,13 +60,13 @@ def test_the_report_has_the_timeline_only_when_the_table_exists():
 
 
 def test_write_report_reads_control_events_when_the_log_has_them(tmp_path):
-    log_file = LogFile(tmp_path / "state")
+    log_file = LogFile(tmp_path / "state")  # every migration, 0005's control_events included
     log_file.add([row("alice", 30)])
-    plain = write_report(LocalAccessLog(log_file.state_dir), tmp_path / "a.html")
-    assert "Interventions" not in plain.path.read_text()
-    log_file.execute(CONTROL_EVENTS_TABLE)
+    plain = write_report(LocalAccessLog(log_file.state_dir), tmp_path / "a.html").path.read_text()
+    assert "Interventions" in plain and "No interventions in this range." in plain
     log_file.execute("INSERT INTO control_events (created_at, action, target, detail, source) VALUES "
                      "(strftime('%Y-%m-%d %H:%M:%f', 'now'), 'limit_per_minute', NULL, '20', 'admin')")
-    with_table = write_report(LocalAccessLog(log_file.state_dir), tmp_path / "b.html")
-    text = with_table.path.read_text()
-    assert "Interventions" in text and "limit for everyone" in text
+    text = write_report(LocalAccessLog(log_file.state_dir), tmp_path / "b.html").path.read_text()
+    assert "limit for everyone" in text and "20 requests/min" in text
+    log_file.execute("DROP TABLE control_events")
+    assert "Interventions" not in write_report(LocalAccessLog(log_file.state_dir), tmp_path / "c.html").path.read_text()
