@@ -1,7 +1,7 @@
 """The ``gateway-ops`` command line: each command gathers its options and calls the library once.
 
 This module holds the local-stack commands and mounts the other areas (``cli_cloudflare``,
-``cli_dashboard``, ``cli_attendees``, ``cli_loadtest``), each a ``typer.Typer`` registered the same
+``cli_dashboard``, ``cli_attendees``, ``cli_control``, ``cli_loadtest``), each a ``typer.Typer`` registered the same
 way; shared options and error handling are in ``cli_support``. Library errors
 (``GatewayOpsError``) become one line on stderr and exit status 1 — never a traceback for a
 foreseeable failure.
@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from .accesslog import open_access_log
-from . import cli_attendees, cli_ci, cli_cloudflare, cli_dashboard, cli_loadtest, cli_origin
+from . import cli_attendees, cli_ci, cli_cloudflare, cli_control, cli_dashboard, cli_loadtest, cli_origin
 from .cli_support import GatewayUrl, Model, Profile, Target, friendly_errors, stop_on_sigterm
 from .exceptions import GatewayOpsError
 from .results import checks_frame
@@ -121,7 +121,7 @@ def demo(
     typer.secho(f"All {len(runs)} notebook(s) passed.", fg=typer.colors.GREEN)
 
 
-for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_loadtest, cli_ci, cli_origin):
+for area in (cli_cloudflare, cli_dashboard, cli_attendees, cli_control, cli_loadtest, cli_ci, cli_origin):
     app.add_typer(area.app)  # no name: the area's commands and groups join the top level
 
 

@@ -1,4 +1,4 @@
-"""Commands: `attendees keys|tier|tiers|untier|oauth …` — prepare attendees before and during an event."""
+"""Commands: `attendees keys|tier|tiers|untier|reissue|revoke|oauth …` — prepare attendees before and during an event."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli_support import Target, friendly_errors
+from .cli_support import GatewayUrl, Target, friendly_errors
 
 app = typer.Typer()
 attendees = typer.Typer(help="Attendee keys, per-user limits and OAuth tokens.", no_args_is_help=True)
@@ -61,16 +61,13 @@ def tier(
     user: Annotated[str, typer.Argument(help="user id")],
     limit: Annotated[str, typer.Argument(help="requests per minute; 0 blocks the user")],
     target: Target = None,
+    url: GatewayUrl = None,
 ) -> None:
-    """Set one user's limit (overrides RATE_LIMIT_PER_MINUTE)."""
-    from .attendees import set_tiers
-    from .attendees.kv import PROPAGATION_SECONDS
+    """Set one user's limit (overrides the shared one): admin API at once, else KV."""
+    from .attendees.tier_path import set_tier
+    from .settings import load_settings
 
-    store = _kv(target)
-    set_tiers(store, {user: limit})
-    delay = PROPAGATION_SECONDS[store.target]
-    when = "on their next request" if not delay else f"within about {delay} s (KV propagation)"
-    typer.echo(f"{user}: {'blocked' if limit.strip() == '0' else f'{limit} requests/minute'}, in effect {when}.")
+    typer.echo(set_tier(load_settings(), user, limit, target=target, url=url).sentence())
 
 
 @attendees.command()
@@ -85,11 +82,48 @@ def tiers(target: Target = None) -> None:
 
 @attendees.command()
 @friendly_errors
-def untier(users: Annotated[list[str], typer.Argument(help="user ids")], target: Target = None) -> None:
-    """Remove users' overrides: they fall back to RATE_LIMIT_PER_MINUTE."""
-    from .attendees import clear_tiers
+def untier(users: Annotated[list[str], typer.Argument(help="user ids")], target: Target = None,
+           url: GatewayUrl = None) -> None:
+    """Remove users' overrides (admin API and KV): they fall back to the shared limit."""
+    from .attendees.tier_path import clear_tier
+    from .settings import load_settings
 
-    typer.echo(f"Cleared {clear_tiers(_kv(target), users)} override(s).")
+    typer.echo(clear_tier(load_settings(), users, target=target, url=url).sentence())
+
+
+KeysCsv = Annotated[Optional[Path], typer.Option("--csv", help="attendee keys CSV to update (default: the newest "
+                                                               "runs/**/attendee_keys.csv listing the user)")]
+
+
+@attendees.command()
+@friendly_errors
+def reissue(user: Annotated[str, typer.Argument(help="user id")], csv: KeysCsv = None, target: Target = None,
+            url: GatewayUrl = None) -> None:
+    """A new key for one attendee, printed as USER,KEY; their old key fails at once, nobody else's changes."""
+    from .attendees.keyrings import reissue as run_reissue
+    from .controls.client import open_admin
+    from .settings import load_settings
+
+    settings = load_settings()
+    with open_admin(settings, target, url) as admin:
+        done = run_reissue(admin, settings.user_key_secret, user, csv)
+    typer.echo(done.line())
+    typer.echo(f"Key generation {done.generation}; " + (f"updated {done.csv}." if done.csv else
+                                                        "no attendee CSV lists this user (none updated)."), err=True)
+
+
+@attendees.command()
+@friendly_errors
+def revoke(user: Annotated[str, typer.Argument(help="user id")], csv: KeysCsv = None, target: Target = None,
+           url: GatewayUrl = None) -> None:
+    """Every key of one attendee fails at once (401 bad_user_key) until `attendees reissue`."""
+    from .attendees.keyrings import revoke as run_revoke
+    from .controls.client import open_admin
+    from .settings import load_settings
+
+    with open_admin(load_settings(), target, url) as admin:
+        updated = run_revoke(admin, user, csv)
+    typer.echo(f"Revoked every key of {user}." + (f" Blanked its key in {updated}." if updated else ""))
 
 
 @oauth.command("load")

@@ -83,7 +83,7 @@ def bootstrap(
 @secrets_app.command("set")
 @friendly_errors
 def secrets_set(
-    name: Annotated[str, typer.Argument(help="OPENCLAW_URL, AUTH_MODE, USER_KEY_SECRET or IP_HASH_SALT")],
+    name: Annotated[str, typer.Argument(help="OPENCLAW_URL, AUTH_MODE, USER_KEY_SECRET, IP_HASH_SALT or ADMIN_TOKEN")],
     from_env: Annotated[Optional[str], typer.Option("--from-env", metavar="VAR",
                                                     help="read the value from this environment variable")] = None,
     generate: Annotated[bool, typer.Option("--generate", help="generate a random key (USER_KEY_SECRET, IP_HASH_SALT)")] = False,
@@ -195,3 +195,86 @@ def tail(
                  sampling_rate=sampling_rate, search=search)
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+@friendly_errors
+def teardown(
+    yes: Annotated[bool, typer.Option("--yes", help="delete without asking (and archive the access log first "
+                                                    "unless --no-archive)")] = False,
+    archive: Annotated[Optional[bool], typer.Option("--archive/--no-archive", help="archive each access log before "
+                                                    "its database goes (default: ask; with --yes: archive)")] = None,
+) -> None:
+    """After the event: show, then (with confirmation) delete the Cloudflare resources and local attendee data."""
+    from .cloudflare.teardown import delete_planned
+
+    settings = load_settings()
+    plan = _teardown_plan(settings)
+    if plan.empty:
+        typer.echo("Nothing left to delete." + "".join(f"\n  (not checked: {n})" for n in plan.unchecked))
+        return
+    typer.echo("Teardown would delete:\n" + plan.text())
+    logs = _access_logs(settings, plan)
+    if logs and (archive if archive is not None else (yes or typer.confirm(
+            "Archive the access log first (Parquet + CSV under runs/)?", default=True))):
+        for target, log in logs.items():
+            _archive_before_teardown(target, log)
+    if not yes and not typer.confirm(f"Delete these {len(plan.items)} item(s)? This cannot be undone."):
+        typer.echo("Nothing deleted.")
+        return
+    client, account, _ = _cloudflare_or_none(settings)
+    outcomes = delete_planned(plan, client, account, on_item=lambda o: typer.echo(
+        f"  {'deleted' if o.deleted else 'FAILED '} {o.item.describe()}" + (f" — {o.detail}" if o.detail else "")))
+    left = _teardown_plan(settings)
+    if left.empty:
+        typer.echo("Remains: nothing." + "".join(f"\n  (not checked: {note})" for note in left.unchecked))
+    else:
+        typer.echo("Remains:\n" + left.text())
+    if not all(o.deleted for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _cloudflare_or_none(settings):
+    """(client, account id, why not) — Cloudflare is skipped, not an error, when it is not configured."""
+    if settings.CLOUDFLARE_API_TOKEN is None or not settings.CLOUDFLARE_ACCOUNT_ID:
+        return None, None, "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID are not both set"
+    from .cloudflare_api import make_client
+
+    return make_client(settings), settings.CLOUDFLARE_ACCOUNT_ID, ""
+
+
+def _teardown_plan(settings):
+    from .cloudflare.teardown import plan_teardown
+    from .cloudflare.wrangler_toml import read_config
+    from .paths import runs_root
+
+    client, account, why = _cloudflare_or_none(settings)
+    return plan_teardown(client, account, read_config(), settings.GATEWAY_STATE_DIR, runs_root(),
+                         unchecked_reason=why)
+
+
+def _access_logs(settings, plan) -> dict:
+    """The access logs teardown would delete: the D1 database it found, the local state's."""
+    from .accesslog import AccessLog, CloudflareAccessLog, LocalAccessLog
+
+    logs: dict[str, AccessLog] = {}
+    for database in plan.of_kind("D1 database"):
+        client, account, _ = _cloudflare_or_none(settings)
+        logs["cloudflare"] = CloudflareAccessLog(client, account, database.ident)
+    if plan.of_kind("state folder"):
+        logs["local"] = LocalAccessLog(settings.GATEWAY_STATE_DIR)
+    return logs
+
+
+def _archive_before_teardown(target: str, log) -> None:
+    """Exports the whole access log; a log that cannot be read is said, not fatal."""
+    from .dashboards.archive import export_archive
+    from .exceptions import GatewayOpsError
+    from .notebooks import new_run_dir
+
+    try:
+        written = export_archive(log, new_run_dir() / f"archive-{target}")
+    except GatewayOpsError as error:
+        typer.echo(f"  no archive of the {target} access log: {error}")
+        return
+    typer.echo(f"  archived {written.rows:,} rows of the {target} access log to {written.parquet.parent}")

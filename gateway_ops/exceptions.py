@@ -14,6 +14,12 @@ module in brackets. ``tests/test_exceptions.py`` keeps this drawing and the real
     ├── ArchiveError                   [dashboards.archive] an archive could not be written, checked, sent or deleted
     ├── AttendeeError                  [attendees.roster] a roster, tier or token file is malformed
     ├── LoadTestError                  [loadtest.errors] a load-test plan is invalid (also a ValueError)
+    ├── AdminError                     [controls.errors] the gateway's admin API could not do what was asked
+    │   ├── AdminTokenMissingError     no admin token is known here (ADMIN_TOKEN, local token file)
+    │   ├── AdminAuthError             the gateway refused the admin token (401)
+    │   ├── AdminUnreachableError      the gateway could not be reached, or did not answer in time
+    │   ├── AdminUnavailableError      the gateway has no admin API, or not that route (404)
+    │   └── AdminRequestError          a control value is malformed (refused here, or by the Worker: 400)
     ├── ClientError                    [client] the suite's own request was refused before a check could run
     └── CloudflareError                [cloudflare.errors] anything that went wrong talking to Cloudflare
         ├── CloudflareAuthError        the token is missing, malformed, expired or revoked (401)

@@ -8,7 +8,6 @@ executed notebook.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import nbformat
 
 from .exceptions import NotebookError
-from .paths import NOTEBOOKS_DIR, RUNS_DIR
+from .paths import NOTEBOOKS_DIR, runs_root
 from .secret_values import secret_reasons
 
 
@@ -34,7 +33,7 @@ class NotebookRun:
 
 def new_run_dir(runs_dir: Path | None = None) -> Path:
     """A fresh ``runs/<UTC timestamp>/`` folder (``GATEWAY_RUNS_DIR`` moves ``runs/``)."""
-    runs_dir = runs_dir or Path(os.environ.get("GATEWAY_RUNS_DIR") or RUNS_DIR)
+    runs_dir = runs_dir or runs_root()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     for suffix in ["", *(f"-{i}" for i in range(2, 100))]:
         folder = Path(runs_dir) / f"{stamp}{suffix}"

@@ -91,6 +91,11 @@ WHERE created_at >= ? AND created_at < ? AND id <= ?
 #: Deletes exactly the archived rows: the id span of the archive and its time range (bound parameters).
 DELETE_RANGE = "DELETE FROM requests WHERE id >= ? AND id <= ? AND created_at >= ? AND created_at < ?"
 
+#: The event's interventions (migration 0005, written by the Worker's admin API), oldest first.
+#: ``source`` (a keyed hash of the caller's IP) is never read: the report shows what and when.
+CONTROL_EVENTS = "SELECT id, created_at, action, target, detail FROM control_events ORDER BY id"
+TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+
 
 def id_bounds(log: AccessLog) -> tuple[int, int]:
     """(smallest, largest) id in the log; (0, 0) when it is empty. Two rowid lookups."""
@@ -260,3 +265,10 @@ def delete_range_statement(min_id: int, max_id: int, since_iso: str, until_iso: 
     reach the SQL text.
     """
     return f"DELETE FROM requests WHERE {_range_predicate(min_id, max_id, since_iso, until_iso)}"
+
+
+def control_events(log: AccessLog) -> pd.DataFrame | None:
+    """Every row of ``control_events``, or None when the log has no such table (before migration 0005)."""
+    if log.query(TABLE_EXISTS, ["control_events"]).empty:
+        return None
+    return log.query(CONTROL_EVENTS)

@@ -2,7 +2,9 @@
 
 Tokens are ``SecretStr``: they print as ``**********`` in reprs, logs and notebook outputs, and
 only code that needs the value calls ``get_secret_value()`` (the ``user_key_secret``,
-``client_api_key`` and ``codex_token`` properties do).
+``client_api_key`` and ``codex_token`` properties do). ``ADMIN_TOKEN`` opens the Worker's admin
+API (the event controls); for the local stack, when it is unset, ``gateway_ops.controls.token``
+finds the one ``gateway-ops up`` wrote into the state folder.
 """
 from pathlib import Path
 from typing import Literal
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     GATEWAY_CLIENT_API_KEY: SecretStr | None = None
     #: Codex mode: the token the load tests lend their temporary users (``oauth:{user}`` in KV).
     GATEWAY_CODEX_TOKEN: SecretStr | None = None
+    ADMIN_TOKEN: SecretStr | None = None
 
     @property
     def gateway_url(self) -> str:

@@ -4,6 +4,9 @@
 upstream URL is given), starts the Worker with local KV, D1 and Durable Objects persisted under the
 state folder, waits until ``/health`` answers, and on exit — normal, exception, Ctrl-C or SIGTERM
 — stops every child process group, leaving no port bound. Nothing leaves loopback.
+
+The local Worker always has an admin API: ``ADMIN_TOKEN`` from its settings, or else the token
+generated once into ``state_dir/admin_token`` (0600), where local commands find it.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import httpx
 from .cloudflare import wrangler
 from .cloudflare.errors import WranglerError
 from .cloudflare.wrangler import WRANGLER_ENV  # also imported from here by bench/worker_bench.py
+from .controls.token import ensure_local_token
 from .exceptions import PortInUseError, StackError
 from .log import logger
 from .origin_concurrency import read_local as read_local_concurrency
@@ -57,6 +61,9 @@ class StackConfig:
     #: Worker settings; by default those of WORKER_SETTING_NAMES found in the environment.
     worker_settings: Mapping[str, str] | None = None
     ready_timeout: float = 60.0
+    #: without ADMIN_TOKEN in the Worker settings, use (or generate) the state folder's token;
+    #: False leaves the Worker without an admin API
+    admin_token: bool = True
     #: Ports of further simulated origins (same profile and arguments): OPENCLAW_URL then lists a pool.
     pool_ports: list[int] = field(default_factory=list)
 
@@ -98,6 +105,8 @@ class LocalStack:
         self.config = config or StackConfig()
         self.origin: ManagedProcess | None = None
         self.worker: ManagedProcess | None = None
+        #: the running Worker's ADMIN_TOKEN (None: no admin API); set when it starts, never printed
+        self.admin_token: str | None = None
         #: The further simulated origins of a pool (``pool_ports``), in OPENCLAW_URL's order after the first.
         self.pool: list[ManagedProcess] = []
 
@@ -137,6 +146,9 @@ class LocalStack:
             saved = read_local_concurrency(self.state_dir)  # `gateway-ops origin concurrency N`
             if saved and "ORIGIN_MAX_CONCURRENCY" not in settings:
                 settings["ORIGIN_MAX_CONCURRENCY"] = saved
+        if self.config.admin_token and not settings.get("ADMIN_TOKEN"):
+            settings = {**settings, "ADMIN_TOKEN": ensure_local_token(self.state_dir)}
+        self.admin_token = settings.get("ADMIN_TOKEN") or None
         env = {k: v for k, v in os.environ.items() if k not in WORKER_SETTING_NAMES and k != "OPENCLAW_URL"}
         return {**env, **WRANGLER_ENV, **settings, "OPENCLAW_URL": ",".join(self.origin_urls)}
 

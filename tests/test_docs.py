@@ -27,7 +27,11 @@ def test_the_cli_has_the_designed_commands():
     for designed in ("gateway-ops up", "gateway-ops bootstrap", "gateway-ops secrets set", "gateway-ops deploy",
                      "gateway-ops smoke", "gateway-ops query", "gateway-ops loadtest ratelimit",
                      "gateway-ops loadtest capacity", "gateway-ops dashboard", "gateway-ops report",
-                     "gateway-ops attendees keys", "gateway-ops attendees tier", "gateway-ops attendees oauth load"):
+                     "gateway-ops attendees keys", "gateway-ops attendees tier", "gateway-ops attendees oauth load",
+                     "gateway-ops attendees reissue", "gateway-ops attendees revoke", "gateway-ops control status",
+                     "gateway-ops control maintenance on", "gateway-ops control maintenance off",
+                     "gateway-ops control limit", "gateway-ops control models allow", "gateway-ops control models any",
+                     "gateway-ops control max-tokens", "gateway-ops control budget", "gateway-ops teardown"):
         assert designed in COMMANDS
 
 

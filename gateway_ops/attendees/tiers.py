@@ -15,7 +15,8 @@ from .roster import AttendeeError, check_user_id
 PREFIX = "tier:"
 
 
-def _limit(user_id: str, value: object) -> int:
+def parse_limit(user_id: str, value: object) -> int:
+    """``value`` as a per-minute limit ≥ 0 (0 blocks); :raises AttendeeError: naming the user otherwise."""
     try:
         limit = int(str(value).strip())
     except ValueError:
@@ -27,7 +28,7 @@ def _limit(user_id: str, value: object) -> int:
 
 def set_tiers(store: KVStore, limits: Mapping[str, object]) -> int:
     """Sets ``tier:{user}`` for each user in one bulk write; checks every input first. Returns the count."""
-    items = {f"{PREFIX}{check_user_id(user)}": str(_limit(user, value)) for user, value in limits.items()}
+    items = {f"{PREFIX}{check_user_id(user)}": str(parse_limit(user, value)) for user, value in limits.items()}
     store.put_many(items)
     return len(items)
 

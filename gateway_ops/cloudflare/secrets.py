@@ -29,7 +29,8 @@ from .errors import CloudflareNotFoundError, CloudflareRequestError, cloudflare_
 from .resources import WORKERS_PERMISSION
 
 #: The Worker's secrets (README, "Configuration"); the first two are required for the gateway to work.
-SECRET_NAMES = ("OPENCLAW_URL", "AUTH_MODE", "USER_KEY_SECRET", "IP_HASH_SALT")
+#: ADMIN_TOKEN opens the admin API (event controls): keep the same value in your ADMIN_TOKEN.
+SECRET_NAMES = ("OPENCLAW_URL", "AUTH_MODE", "USER_KEY_SECRET", "IP_HASH_SALT", "ADMIN_TOKEN")
 REQUIRED_SECRETS = ("OPENCLAW_URL", "AUTH_MODE")
 #: Secrets that are random keys, so gateway_ops can generate them when asked.
 GENERATED_SECRETS = ("USER_KEY_SECRET", "IP_HASH_SALT")

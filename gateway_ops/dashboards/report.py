@@ -1,6 +1,7 @@
 """The event report: one self-contained HTML file (plotly.js inlined, no network) from the access log.
 
-Totals, attendees active, requests and tokens by user, rate-limit hits, the error budget, latency
+Totals, attendees active, the timeline of interventions (event controls, when the log has the
+``control_events`` table), requests and tokens by user, rate-limit hits, the error budget, latency
 and requests over time, latency and refusals by origin (the gate and the pool), and the busiest
 minutes. ``build_report_html`` is pure (rows in, text
 out); ``write_report`` reads the log and writes the file.
@@ -22,6 +23,7 @@ from ..exceptions import GatewayOpsError
 from ..results import Check
 from . import aggregate, figures, tables
 from .ranges import EARLIEST, LATEST, read_range, time_range
+from .timeline import timeline_html
 
 PAGE_STYLE = """<style>
 body {font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222;}
@@ -55,10 +57,13 @@ def _range_text(since: str, until: str) -> str:
 
 def build_report_html(raw_rows: pd.DataFrame, *, since: str = EARLIEST, until: str = LATEST,
                       title: str = "Event report", slo: float = 0.99, generated_at: datetime | None = None,
-                      by_origin: pd.DataFrame | str | None = None) -> str:
+                      by_origin: pd.DataFrame | str | None = None,
+                      control_events: pd.DataFrame | None = None) -> str:
     """The report as one HTML document with plotly.js inlined in its head, so it opens offline.
 
     :param by_origin: ``queries.origin_breakdown``'s rows, or a sentence saying why there are none
+    :param control_events: the ``control_events`` rows for the timeline of interventions (None: the
+        log has no such table, so no section)
     """
     rows = aggregate.prepare_rows(raw_rows)
     summary = aggregate.event_summary(rows, slo=slo)
@@ -100,6 +105,7 @@ generated {generated_at:%Y-%m-%d %H:%M:%S} UTC</p>
 {_card("5xx errors", f"{summary['errors_5xx']:,}", "bad" if summary['errors_5xx'] else "good")}
 {_card("origin errors (502/504)", f"{summary['origin_errors']:,}", "bad" if summary['origin_errors'] else "good")}
 </div>
+{timeline_html(control_events, since, until)}
 <h2>Error budget</h2>
 <p>Target: {slo:.2%} of requests answered without a 5xx, which allows {summary['errors_allowed']:,.1f} errors in
 {summary['requests']:,} requests. Seen: {summary['errors_5xx']:,} ({summary['error_rate']:.3%}) —
@@ -185,7 +191,8 @@ def write_report(log: AccessLog, out: str | Path, *, since: str | None = None, u
         by_origin: pd.DataFrame | str = queries.origin_breakdown(log, since_iso, until_iso, upto)
     except GatewayOpsError as error:  # a log without migration 0003's columns
         by_origin = f"No breakdown by origin: {error} (apply the migrations: gateway-ops bootstrap)."
-    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo, by_origin=by_origin)
+    document = build_report_html(raw, since=since_iso, until=until_iso, title=title, slo=slo, by_origin=by_origin,
+                                 control_events=queries.control_events(log))
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

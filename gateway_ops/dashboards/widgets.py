@@ -10,6 +10,11 @@ A timer thread refreshes every ``refresh_seconds`` (slider) unless paused (toggl
 where someone watches — under Voilà or a Jupyter server's kernel — or for ``run_for_seconds`` when
 asked, so papermill and nbval runs finish. Everything here also works without a kernel:
 ``Button.click()`` and ``.value = …`` fire the same handlers, which is how the tests drive it.
+
+The line at the top names the event controls in force (maintenance, limit, models, caps, budget),
+read through the admin API at each refresh by the ``controls`` callable
+(``gateway_ops.controls.status.controls_reader``); without one the line says the controls are
+unknown rather than guess.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import copy
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import pandas as pd
@@ -33,6 +39,11 @@ WINDOWS = {"last 5 min": 5, "last 15 min": 15, "last 60 min": 60}
 SORT_COLUMNS = {"requests": "requests", "429s": "rate_limited", "5xx": "errors", "p50 ms": "p50_ms",
                 "p95 ms": "p95_ms", "tokens": "tokens", "last seen": "last_seen", "user": "user_id",
                 "all requests": "total_requests"}
+#: The controls line when the dashboard was given no way to read them.
+NO_CONTROLS = "controls: unknown (no admin token)"
+CONTROLS_STYLE = "font:14px system-ui,sans-serif;padding:4px 0"
+MAINTENANCE_STYLE = ("background:#e65100;color:#fff;padding:6px 12px;border-radius:4px;"
+                     "font:bold 14px system-ui,sans-serif")
 BANNER_STYLE = ("background:#c62828;color:#fff;padding:8px 12px;border-radius:4px;"
                 "font:14px system-ui,sans-serif")
 #: Environment variables a kernel started by Voilà or a Jupyter server has (papermill's has neither).
@@ -69,13 +80,16 @@ class Dashboard:
     :param window_minutes: the per-user table's initial window (5, 15 or 60)
     :param limit_per_minute: the Worker's per-user limit, for the near/over-limit highlight
     :param origins: the origin panel's reader (gate status); None: no origin panel
+    :param controls: returns the line of active controls (never raises); None: "unknown (no admin token)"
     """
 
     def __init__(self, feed: LiveFeed, *, refresh_seconds: int = 5, window_minutes: int = 15,
                  limit_per_minute: int = 50, near_fraction: float = 0.8, top_n: int = 10, panel_minutes: int = 60,
-                 origins: OriginPanel | None = None):
+                 origins: OriginPanel | None = None, controls: Callable[[], str] | None = None):
         self.feed = feed
         self.origins = origins
+        self.read_controls = controls or (lambda: NO_CONTROLS)
+        self.controls = widgets.HTML()
         self.limit_per_minute = int(limit_per_minute)
         self.near_fraction = near_fraction
         self.top_n = top_n
@@ -93,6 +107,7 @@ class Dashboard:
             self._count(feed.refresh())
 
         window = min(WINDOWS.values(), key=lambda w: abs(w - int(window_minutes)))
+        self._show_controls()
         self.status = widgets.HTML()
         self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
         self.interval = widgets.IntSlider(value=max(1, int(refresh_seconds)), min=1, max=60, description="refresh (s)",
@@ -150,10 +165,18 @@ class Dashboard:
         with self._lock:
             stats = self.feed.refresh()
             self._count(stats)
+            self._show_controls()
             if self.origins is not None:
                 self.origin_panel.value = self.origins.refresh()
             self.render()
             return stats
+
+    def _show_controls(self) -> None:
+        """Reads the controls line (one admin call) and shows it, highlighted during maintenance."""
+        line = self.read_controls()
+        style = MAINTENANCE_STYLE if line.startswith("controls: MAINTENANCE") else CONTROLS_STYLE
+        self.controls.value = f"<div class='gw-controls' style='{style}'>{_escape(line)}</div>"
+        self.controls_text = line
 
     def _count(self, stats: RefreshStats) -> None:
         self.rows_read_total += stats.rows_read
@@ -325,6 +348,7 @@ class Dashboard:
                 "timer_refreshes": self.refreshes,
                 "last_id": self.feed.last_id,
                 "window_minutes": self.window.value,
+                "controls": self.controls_text,
                 "users": {row.user_id: {"requests": int(row.requests), "rate_limited": int(row.rate_limited),
                                         "limit_state": row.limit_state} for row in users.itertuples()},
             }
@@ -334,13 +358,13 @@ class Dashboard:
         def box(widget):
             return widgets.VBox([widget], layout=widgets.Layout(width="100%", min_width="0"))
 
-        controls = widgets.HBox([self.interval, self.pause, self.refresh_now, self.window])
+        toolbar = widgets.HBox([self.interval, self.pause, self.refresh_now, self.window])
         table_box = widgets.Box([self.user_table], layout=widgets.Layout(max_height="420px", overflow="auto",
                                                                           width="100%"))
         origins = [widgets.HTML("<b style='font:14px system-ui'>Origins (gate status)</b>"), self.origin_panel] \
             if self.origins is not None else []
         return widgets.VBox([
-            self.banner, self.status, controls, *origins, box(self.figure),
+            self.controls, self.banner, self.status, toolbar, *origins, box(self.figure),
             widgets.HTML("<b style='font:14px system-ui'>Users in the window</b>"),
             widgets.HBox([self.sort_by, self.descending]), table_box,
             widgets.HTML("<b style='font:14px system-ui'>User drill-down</b>"),

@@ -236,6 +236,14 @@ class FakeCloudflare:
                 database = self.add_d1(body["name"])
                 return httpx.Response(200, json=envelope({"uuid": database.uuid, "name": database.name,
                                                           "version": "production", "created_at": database.created_at}))
+        if (match := re.fullmatch(r"/storage/kv/namespaces/([^/]+)", rest)) and method == "DELETE":
+            if self.kv.pop(match.group(1), None) is None:
+                return error_response(404, 10013, "delete namespace: 'namespace not found'")
+            return httpx.Response(200, json=envelope(None))
+        if (match := re.fullmatch(r"/d1/database/([^/]+)", rest)) and method == "DELETE":
+            if self.d1.pop(match.group(1), None) is None:
+                return error_response(404, 7404, "The database could not be found")
+            return httpx.Response(200, json=envelope(None))
         if match := re.fullmatch(r"/d1/database/([^/]+)/query", rest):
             found = self.d1.get(match.group(1))
             if found is None:
@@ -253,6 +261,11 @@ class FakeCloudflare:
                 script = self.scripts.setdefault(match.group(1), {"secrets": {}, "uploads": 0})
                 script["uploads"] += 1
                 return httpx.Response(200, json=envelope({"id": match.group(1), "etag": uuid.uuid4().hex}))
+            if method == "DELETE":
+                if self.scripts.pop(match.group(1), None) is None:
+                    return error_response(404, 10007, "This Worker does not exist on your account.")
+                # The schema's Workers envelope declares no result: the deletion has no body beyond it.
+                return httpx.Response(200, json={"success": True, "errors": [], "messages": []})
         if match := re.fullmatch(r"/workers/scripts/([^/]+)/secrets", rest):
             existing = self.scripts.get(match.group(1))
             if existing is None:
