@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 #: Parameter names that say "secret".
 SECRET_NAME = re.compile(r"token|secret|password|passwd|api_?key|salt|credential|bearer", re.IGNORECASE)
-#: Environment variables that hold secrets gateway_ops knows about (DESIGN.md).
+#: Environment variables that hold secrets gateway_ops knows about (README: Settings).
 SECRET_ENV_NAMES = (
     "USER_KEY_SECRET", "IP_HASH_SALT", "GATEWAY_CLIENT_API_KEY", "GATEWAY_CODEX_TOKEN", "CLOUDFLARE_API_TOKEN",
     "ADMIN_TOKEN", "OPENAI_API_KEY",

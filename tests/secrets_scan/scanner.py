@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-#: the secrets gateway_ops knows about (DESIGN.md), each given a fake value for the scan
+#: the secrets gateway_ops knows about (README: Settings), each given a fake value for the scan
 SECRET_NAMES = ("USER_KEY_SECRET", "IP_HASH_SALT", "GATEWAY_CLIENT_API_KEY", "GATEWAY_CODEX_TOKEN",
                 "CLOUDFLARE_API_TOKEN", "ADMIN_TOKEN")
 

@@ -1,6 +1,6 @@
 /**
  * @module admin/controls
- * `GET /admin/controls` and `PATCH /admin/controls` (contract14.md): the event's controls, and a
+ * `GET /admin/controls` and `PATCH /admin/controls` (README: "Event controls and the admin API"): the event's controls, and a
  * change to any subset of them. A PATCH is validated whole before anything changes (400 naming
  * the field), applied in the controls object, put in this isolate's cache at once (the others
  * see it within a second), and written to `control_events`, one row per key that changed.

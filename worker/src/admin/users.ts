@@ -1,6 +1,6 @@
 /**
  * @module admin/users
- * Per-user controls (contract14.md): `PUT`/`DELETE /admin/users/{user}/tier`, `POST …/reissue`
+ * Per-user controls (README: "Event controls and the admin API"): `PUT`/`DELETE /admin/users/{user}/tier`, `POST …/reissue`
  * and `POST …/revoke`. Each change goes first to the user's own Durable Object, which every
  * request of that user passes, so it holds from the next request on (an old key fails at once);
  * then to the controls object's user directory, from which the Worker learns, within a second,

@@ -1,6 +1,6 @@
 /**
  * @module controls/shape
- * The event's controls as the admin API shows them (`GET /admin/controls`, contract14.md), the
+ * The event's controls as the admin API shows them (`GET /admin/controls`, README: "Event controls and the admin API"), the
  * per-user key and tier directory that rides along inside the Worker, and the pure validation of
  * a `PATCH`: every field is checked before anything changes, and a bad one answers 400 naming it.
  */
@@ -35,7 +35,7 @@ export interface Controls {
 export interface UserEntry {
   /** Admin tier, or absent: KV `tier:{user}` or the global limit applies. */
   limit?: number;
-  /** Key generation (absent: 0, the DESIGN.md key). */
+  /** Key generation (absent: 0, the original key: HMAC of the user id). */
   generation?: number;
   revoked?: boolean;
 }

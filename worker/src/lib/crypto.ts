@@ -34,8 +34,8 @@ export function fromBase64url(text: string): Uint8Array | null {
 }
 
 /**
- * What a user's key of a given generation signs: the user id (generation 0, DESIGN.md's key), or
- * `"{user id}#{generation}"` for a key reissued by the admin API (contract14.md).
+ * What a user's key of a given generation signs: the user id (generation 0, the original key), or
+ * `"{user id}#{generation}"` for a key reissued by the admin API (README: "Event controls and the admin API").
  */
 function keyMessage(userId: string, generation: number): Uint8Array {
   return encoder.encode(generation === 0 ? userId : `${userId}#${generation}`);

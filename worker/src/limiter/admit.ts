@@ -10,7 +10,7 @@ import { takeToken, windowStartOf, WINDOW_MS, type RateDecision, type WindowStat
 export interface UserSettings {
   /** Admin tier, or null: the Worker's proposed limit applies. */
   tier: number | null;
-  /** Current key generation (0: the DESIGN.md key). */
+  /** Current key generation (0: the original key, HMAC of the user id). */
   generation: number;
   revoked: boolean;
 }

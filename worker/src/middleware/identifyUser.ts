@@ -3,7 +3,7 @@
  * Who is calling: the `X-User-ID` (or, with `ALLOW_ANONYMOUS`, an anonymous caller counted per
  * client IP) and, when `USER_KEY_SECRET` is set, the `X-User-Key` issued for it. Runs before the
  * limiter, so a request with a forged key is refused without spending another attendee's quota.
- * A key is checked against the user's current generation (a reissued key, contract14.md) as the
+ * A key is checked against the user's current generation (a reissued key, README: "Event controls and the admin API") as the
  * controls' user directory gives it, and a revoked user is refused; the user's own Durable Object
  * confirms both in `rateLimit`, so an old key fails at once even where the directory is a second old.
  */

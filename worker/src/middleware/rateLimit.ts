@@ -4,7 +4,7 @@
  * and puts `X-RateLimit-*` headers on every response after it. Runs after `identifyUser`: only a
  * caller whose key was checked is counted. Sets no context variables.
  *
- * The same one call to the user's object also applies the per-user controls (contract14.md): an
+ * The same one call to the user's object also applies the per-user controls (README: "Event controls and the admin API"): an
  * admin tier (it wins), a revoked or reissued key (401 at once), and the token budget (429
  * `token_budget`); the tokens of each answered request are added to the budget afterwards, only
  * while a budget is set. The limit proposed to the object is the user's `tier:{user}` value in KV,
