@@ -164,7 +164,7 @@ describe("StrangerTally (the bound on D1 writes)", () => {
     expect(batches[0]).toHaveLength(4); // 2 minutes × 2 classes
     const total = batches[0].reduce((sum, args) => sum + (args[3] as number), 0);
     expect(total).toBe(10_000);
-    expect(batches[0]).toContainEqual(["2026-11-30T09:10:00.000Z", "not_found", 404, 3333]);
+    expect(batches[0]).toContainEqual(["2026-11-30 09:10:00.000", "not_found", 404, 3333]);
   });
 
   it("puts the counts back when a flush fails, for the next one", async () => {
@@ -180,7 +180,7 @@ describe("StrangerTally (the bound on D1 writes)", () => {
     }
     const working = recordingDb();
     await tally.count(working.db, 0, "not_found", 404, 0);
-    expect(working.batches[0]).toEqual([["1970-01-01T00:00:00.000Z", "not_found", 404, 2]]);
+    expect(working.batches[0]).toEqual([["1970-01-01 00:00:00.000", "not_found", 404, 2]]);
   });
 
   it("reads STRANGER_FLUSH_MS with a default and a ceiling under waitUntil's 30 s", () => {
