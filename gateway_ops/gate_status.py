@@ -15,24 +15,20 @@ from typing import Any
 
 import httpx
 
+from .controls.token import read_local_token
 from .exceptions import GatewayOpsError
 
 STATUS_PATH = "/admin/status"
-#: The file in the state folder that holds the local stack's generated admin token.
-ADMIN_TOKEN_FILE = "admin_token"
 
 
 def find_admin_token(state_dir: str | Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
-    """``ADMIN_TOKEN`` from the environment, else the state folder's ``admin_token`` file, else None."""
+    """``ADMIN_TOKEN`` from the environment, else the state folder's token file (the one
+    ``gateway_ops.controls.token`` writes and reads), else None."""
     source: Mapping[str, str] = os.environ if environ is None else environ
     token = (source.get("ADMIN_TOKEN") or "").strip()
     if token:
         return token
-    if state_dir is not None:
-        path = Path(state_dir) / ADMIN_TOKEN_FILE
-        if path.is_file():
-            return path.read_text().strip() or None
-    return None
+    return read_local_token(state_dir) if state_dir is not None else None
 
 
 def read_gate_status(url: str, token: str, *, timeout: float = 5.0,
