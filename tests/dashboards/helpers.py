@@ -75,3 +75,19 @@ def send(url: str, user: str, count: int, *, chat_every: int = 0, concurrency: i
 
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(one, range(count)))
+
+
+def allow_only_loopback(page) -> list[str]:
+    """Routes every request of a Playwright ``page``: loopback (and data:/blob:) goes through, anything
+    else is aborted and listed in the returned list, which a test asserts stays empty (offline pages)."""
+    external: list[str] = []
+
+    def only_loopback(route) -> None:
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    return external

@@ -21,7 +21,7 @@ from gateway_ops.stack import free_port
 
 from helpers import fresh_user, wait_for_rows, wait_unless_minute_has, wait_until
 
-from .helpers import send
+from .helpers import allow_only_loopback, send
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -109,20 +109,12 @@ def test_dashboard_page_shows_the_traffic_and_updates_without_reload(gateway_env
     assert len(wait_for_rows(access_log, busy, 55)) == 55 and len(wait_for_rows(access_log, other, 12)) == 12
     assert len(wait_for_rows(access_log, chatty, 10)) == 10
 
-    external: list[str] = []
-
-    def only_loopback(route):
-        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1900})
-            page.route("**/*", only_loopback)
+            external = allow_only_loopback(page)
             page.goto(url)
             page.wait_for_selector(".js-plotly-plot", timeout=120_000)
             page.wait_for_selector(f'tr[data-user="{busy}"]', timeout=30_000)

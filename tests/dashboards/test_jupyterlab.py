@@ -26,7 +26,7 @@ from gateway_ops.processes import ManagedProcess
 from gateway_ops.stack import free_port
 from helpers import fresh_user, wait_for_rows
 
-from .helpers import send
+from .helpers import allow_only_loopback, send
 from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, alive, descendants
 
 #: Pop-ups JupyterLab can show: dialogs and notification toasts (news, update checks).
@@ -102,17 +102,8 @@ def lab_page(browser, url: str, name: str):
     """A JupyterLab page that lets only loopback through. On leaving: a failure leaves
     test-artifacts/jupyterlab-<name>-failed.png; the page closes; nothing outside loopback was asked for."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    external: list[str] = []
-
-    def only_loopback(route):
-        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
-
+    external = allow_only_loopback(page)
     try:
-        page.route("**/*", only_loopback)
         page.goto(url)
         page.wait_for_selector(".jp-LabShell", timeout=60_000)
         yield page
