@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import csv
 
+import httpx
 from typer.testing import CliRunner
 
 from gateway_ops import cli
 from gateway_ops.keys import user_key
 from gateway_ops.notebooks import run_notebook
-from helpers import fresh_user
+from helpers import client_headers, fresh_user
 
 runner = CliRunner()
 
@@ -34,8 +35,11 @@ def test_keys_command_explains_a_missing_secret(tmp_path, monkeypatch):
 
 def test_tier_commands_on_the_local_stack(gateway_env):
     user = fresh_user("cli-tier")
-    assert runner.invoke(cli.app, ["attendees", "tier", user, "0"]).output.startswith(f"{user}: blocked")
-    assert user in runner.invoke(cli.app, ["attendees", "tiers"]).output
+    said = runner.invoke(cli.app, ["attendees", "tier", user, "0"]).output
+    # The session stack has an admin token: the tier goes through the admin API, at once.
+    assert said.startswith(f"{user}: blocked") and "via the admin API" in said, said
+    blocked = httpx.get(f"{gateway_env.url}/v1/models", headers=client_headers(user), timeout=10)
+    assert blocked.status_code == 403 and blocked.json()["error"].startswith("This user is blocked")
     assert runner.invoke(cli.app, ["attendees", "untier", user]).exit_code == 0
     bad = runner.invoke(cli.app, ["attendees", "tier", user, "many"])
     assert bad.exit_code == 1 and "whole number" in bad.output
