@@ -16,14 +16,14 @@ from helpers import wait_until
 from .helpers import LogFile, row
 from .test_live import RecordingLog
 
-NOW = pd.Timestamp.now(tz="UTC")
-
-
 @pytest.fixture
 def log_file(tmp_path):
+    """Rows of known ages, measured from when the test starts (not from import: a full run reaches
+    this module minutes after collecting it, and the ages must hold against the dashboard's clock)."""
+    now = pd.Timestamp.now(tz="UTC")
     log_file = LogFile(tmp_path)
-    log_file.add([row("alice", 30, now=NOW), row("alice", 20, status=429, now=NOW), row("bob", 10 * 60, now=NOW),
-                  row("carol", 40 * 60, status=502, now=NOW)])
+    log_file.add([row("alice", 30, now=now), row("alice", 20, status=429, now=now), row("bob", 10 * 60, now=now),
+                  row("carol", 40 * 60, status=502, now=now)])
     return log_file
 
 
