@@ -32,7 +32,8 @@ from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, alive, descendants
 #: Pop-ups JupyterLab can show: dialogs and notification toasts (news, update checks).
 POPUPS = ".jp-Dialog, .Toastify__toast, .jp-Notification-Toast"
 
-pytestmark = [pytest.mark.stack,
+# A JupyterLab server with notebook kernels, driven in Chromium (its fixtures start all three).
+pytestmark = [pytest.mark.stack, pytest.mark.notebook, pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test installs it)")]
 
 
