@@ -22,9 +22,12 @@ from gateway_ops.ci.pre_event import PreEventPlan, declared_parameters, missing_
 from gateway_ops.paths import PROJECT_ROOT
 from gateway_ops.settings import load_settings
 from gateway_ops.stack import free_port
+from helpers import CLIENT_KEY
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "pre-event.yml"
-SENTINEL = "sk-pre-event-sentinel-4f1c"
+#: The credential the job passes on, as a repository secret would be: the one the tests' strict origin
+#: accepts (helpers.CLIENT_KEY), so the job can pass, and a value to look for in every output.
+SENTINEL = CLIENT_KEY
 
 
 def workflow_script() -> str:
