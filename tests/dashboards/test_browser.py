@@ -88,9 +88,18 @@ def dashboard_command(gateway_env, tmp_path):
         assert url == f"http://127.0.0.1:{port}/", "".join(lines)
         yield process, url
     finally:
+        # A failed test leaves the command running: SIGTERM lets it stop Voilà and the kernel (each in a
+        # session of its own, which a SIGKILL of the command's group would leave behind); then force.
+        spawned = descendants(process.pid)
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+        for pid in alive(spawned):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.notebook  # Voilà executes notebook 08 (the browser marker comes from sync_playwright)
