@@ -84,17 +84,23 @@ def test_slow_headers_set_over_http_delay_the_headers(live: LiveOrigin) -> None:
     assert response.status_code == 200 and elapsed >= 0.24
 
 
-def test_drop_aborts_a_stream_after_one_event(live: LiveOrigin) -> None:
+def events_until(live: LiveOrigin, fault: str, error: type[Exception], timeout: httpx.Timeout) -> list[dict]:
+    """The stream's events read until the client sees ``error`` (which it must), under ``fault``."""
     events: list[dict] = []
-    with httpx.Client(base_url=live.url, timeout=5) as client:
-        with pytest.raises(httpx.RemoteProtocolError):
+    with httpx.Client(base_url=live.url, timeout=timeout) as client:
+        with pytest.raises(error):
             with client.stream(
-                "POST", "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"X-Origin-Fault": "drop"}
+                "POST", "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"X-Origin-Fault": fault}
             ) as response:
                 assert response.status_code == 200
                 for line in response.iter_lines():
                     if line.startswith("data: "):
                         events.append(json.loads(line[6:]))
+    return events
+
+
+def test_drop_aborts_a_stream_after_one_event(live: LiveOrigin) -> None:
+    events = events_until(live, "drop", httpx.RemoteProtocolError, timeout=httpx.Timeout(5.0))
     assert len(events) == 1 and events[0]["choices"][0]["delta"]["role"] == "assistant"
     assert live.app.state.capacity.in_flight == 0  # the dropped stream gave its slot back
 
@@ -242,16 +248,7 @@ def test_strict_args_for_the_stack_run_the_origin_strict(monkeypatch: pytest.Mon
 
 
 def test_stall_sends_the_first_event_then_nothing_until_the_client_leaves(live: LiveOrigin) -> None:
-    events: list[dict] = []
-    with httpx.Client(base_url=live.url, timeout=httpx.Timeout(5.0, read=0.4)) as client:
-        with pytest.raises(httpx.ReadTimeout):
-            with client.stream(
-                "POST", "/v1/chat/completions", json={**CHAT, "stream": True}, headers={"X-Origin-Fault": "stall"}
-            ) as response:
-                assert response.status_code == 200
-                for line in response.iter_lines():
-                    if line.startswith("data: "):
-                        events.append(json.loads(line[6:]))
+    events = events_until(live, "stall", httpx.ReadTimeout, timeout=httpx.Timeout(5.0, read=0.4))
     assert len(events) == 1 and events[0]["choices"][0]["delta"]["role"] == "assistant"
     stats = wait_until_released(live)
     assert stats == 0, "the stalled stream kept its generation slot after the client left"
