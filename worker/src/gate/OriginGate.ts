@@ -24,6 +24,7 @@ import {
   type Choice,
 } from "./admission";
 import { FairQueue } from "./fairQueue";
+import { ServiceLedger } from "./serviceLedger";
 import { afterOutcome, HEALTHY, healthState, probeStarted, type HealthState, type OriginHealth, type Outcome } from "./health";
 
 export interface AcquireRequest {
@@ -75,6 +76,8 @@ export class OriginGate extends DurableObject<Env> {
   private health: OriginHealth[] = [];
   private served: MinuteCounter[] = [];
   private readonly queue = new FairQueue<Waiter>();
+  /** Grants per user lately: the queue serves the least-served waiting user first. */
+  private readonly service = new ServiceLedger();
   private readonly waiters = new Map<string, Waiter>();
   private wake: ReturnType<typeof setTimeout> | null = null;
 
@@ -98,7 +101,7 @@ export class OriginGate extends DurableObject<Env> {
     this.configure(request.limits);
     const choice = chooseOrigin(this.limits, this.inFlight(now), this.health, now, request.exclude);
     if (choice === "down") return this.down(now, now);
-    if (choice !== "full" && this.queue.size === 0) return this.grant(request.ticket, choice, now, now);
+    if (choice !== "full" && this.queue.size === 0) return this.grant(request, choice, now, now);
     if (this.queue.size >= queueCapacity(this.limits)) {
       const evicted = this.queue.evictForNewcomer(request.user);
       if (!evicted) return this.busy("queue_full", request, now, now);
@@ -187,10 +190,11 @@ export class OriginGate extends DurableObject<Env> {
     return counts;
   }
 
-  private grant(ticket: string, choice: Choice, since: number, now: number): Admission {
+  private grant(request: AcquireRequest, choice: Choice, since: number, now: number): Admission {
+    this.service.add(request.user, now);
     this.ctx.storage.sql.exec(
       "INSERT OR REPLACE INTO leases (ticket, origin, expires_at) VALUES (?, ?, ?)",
-      ticket,
+      request.ticket,
       choice.origin,
       now + LEASE_MS,
     );
@@ -211,18 +215,15 @@ export class OriginGate extends DurableObject<Env> {
     const now = Date.now();
     const inFlight = this.inFlight(now);
     for (;;) {
-      const found: { choice: Choice | "full" | "down" } = { choice: "full" };
-      const waiter = this.queue.take((w) => {
-        found.choice = chooseOrigin(this.limits, inFlight, this.health, now, w.request.exclude);
-        return found.choice !== "full";
-      });
+      const placeable = (w: Waiter) => chooseOrigin(this.limits, inFlight, this.health, now, w.request.exclude) !== "full";
+      const waiter = this.queue.take(placeable, (user) => this.service.score(user, now));
       if (!waiter) break;
-      const { choice } = found;
+      const choice = chooseOrigin(this.limits, inFlight, this.health, now, waiter.request.exclude);
       if (choice === "down") {
         this.settle(waiter, this.down(waiter.since, now));
       } else if (choice !== "full") {
         inFlight[choice.origin]++;
-        this.settle(waiter, this.grant(waiter.request.ticket, choice, waiter.since, now));
+        this.settle(waiter, this.grant(waiter.request, choice, waiter.since, now));
       }
     }
     this.scheduleWake(now);

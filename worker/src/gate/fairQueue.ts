@@ -1,8 +1,9 @@
 /**
  * @module gate/fairQueue
  * The gate's waiting line: one FIFO per user, served round-robin across users, so one user's
- * many waiting requests cannot crowd out the others. Pure data structure (no clock, no I/O);
- * the Durable Object decides when to take from it.
+ * many waiting requests cannot crowd out the others. Given each user's recent service
+ * (`serviceLedger`), the user who has had the least goes first, and round-robin order breaks
+ * ties. Pure data structure (no clock, no I/O); the Durable Object decides when to take from it.
  */
 export class FairQueue<T> {
   /** Users in service order (a Map iterates in insertion order), each with their own FIFO. */
@@ -28,20 +29,27 @@ export class FairQueue<T> {
   }
 
   /**
-   * Takes the first waiter, in round-robin order of users, that `canTake` accepts (only the head of
-   * each user's line is considered: a user's own requests stay in order). The user served moves
-   * to the end of the rotation.
+   * Takes the next waiter that `canTake` accepts (only the head of each user's line is
+   * considered: a user's own requests stay in order). Among those users, the one with the lowest
+   * `served` score goes first; equal scores go in round-robin order. The user served moves to the
+   * end of the rotation.
+   * @param served a user's recent service (lower goes first); without it, plain round-robin
    */
-  take(canTake: (item: T) => boolean = () => true): T | undefined {
+  take(canTake: (item: T) => boolean = () => true, served: (user: string) => number = () => 0): T | undefined {
+    let chosen: string | undefined;
+    let lowest = Infinity;
     for (const [user, line] of this.lines) {
       if (!canTake(line[0])) continue;
-      const item = line.shift() as T;
-      this.lines.delete(user);
-      if (line.length > 0) this.lines.set(user, line);
-      this.count--;
-      return item;
+      const score = served(user);
+      if (score < lowest) [chosen, lowest] = [user, score];
     }
-    return undefined;
+    if (chosen === undefined) return undefined;
+    const line = this.lines.get(chosen) as T[];
+    const item = line.shift() as T;
+    this.lines.delete(chosen);
+    if (line.length > 0) this.lines.set(chosen, line);
+    this.count--;
+    return item;
   }
 
   /** Removes one waiter (timed out, client gone); false when it was not waiting. */
