@@ -84,9 +84,10 @@ export function primeControls(state: ControlsState, now = Date.now()): void {
   cached = { state: { version: state.version, snapshot: state.snapshot }, readAt: now };
 }
 
-/** Forgets the cached read (tests: each test starts from the published state). */
+/** Forgets the cached read and the warning given (tests: each test starts as a fresh isolate would). */
 export function forgetControls(): void {
   cached = null;
+  warnedMissingTable = false;
 }
 
 /** How many times this isolate has read the controls: D1's copy (`mirror`) and the object itself (`object`). */
