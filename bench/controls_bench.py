@@ -14,8 +14,8 @@ runs it) with its own state folder, behind one simulated origin (profile ``insta
   the controls did, for comparison.
 
 Closed loops of ``POST /v1/chat/completions`` at each concurrency, the Workers taking turns and
-the order alternating per round, so drift in machine load falls on all three; the report gives
-p50/p99 per Worker and the ratios to base. The client is the load-test engine, as in
+the order alternating per round, so drift in machine load falls on all of them; the report gives
+p50/p99 per Worker, the ratio of medians to base and the median of per-round ratios to base. The client is the load-test engine, as in
 ``worker_bench.py``, whose process handling this reuses. All traffic stays on 127.0.0.1.
 
     .venv/bin/python bench/controls_bench.py [--duration 5] [--rounds 3] [--concurrency 1,10]
@@ -112,16 +112,20 @@ async def measure(urls: dict[str, str], levels: list[int], rounds: int, duration
 def report(results: dict[str, dict[int, list[dict]]], levels: list[int], load: tuple[float, float]) -> str:
     """Median over the rounds of each figure, and p50 ratios to base."""
     lines = [f"load average (1 min) before/after: {load[0]:.2f} / {load[1]:.2f} ({os.cpu_count()} cores, shared)", ""]
-    lines.append("| Worker | concurrency | p50 ms (median of rounds) | p99 ms | req/s | non-200 | p50 / base |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("| Worker | concurrency | p50 ms (median of rounds) | p99 ms | req/s | non-200 | p50 / base | paired p50 / base |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for concurrency in levels:
-        base = statistics.median(r["p50_ms"] for r in results["base"][concurrency])
+        base_runs = results["base"][concurrency]
+        base = statistics.median(r["p50_ms"] for r in base_runs)
         for name, per_level in results.items():
             runs = per_level[concurrency]
             p50 = statistics.median(r["p50_ms"] for r in runs)
             p99 = statistics.median(r["p99_ms"] for r in runs)
             rps = statistics.median(r["rps"] for r in runs)
-            lines.append(f"| {name} | {concurrency} | {p50:.2f} | {p99:.2f} | {rps:.0f} | {sum(r['non_200'] for r in runs)} | {p50 / base:.3f} |")
+            # The same round's base next to it: drift in the machine's load falls on both.
+            paired = statistics.median(r["p50_ms"] / b["p50_ms"] for r, b in zip(runs, base_runs, strict=True))
+            lines.append(f"| {name} | {concurrency} | {p50:.2f} | {p99:.2f} | {rps:.0f} | {sum(r['non_200'] for r in runs)} "
+                         f"| {p50 / base:.3f} | {paired:.3f} |")
     return "\n".join(lines)
 
 
