@@ -177,12 +177,14 @@ def test_requests_read_the_controls_from_d1_at_most_once_per_busy_isolate_per_se
 
 
 def test_admin_changes_and_dashboard_status_reads_are_counted():
-    base = dict(attendees=30, requests_per_minute=2, hours=3)
-    none = preflight.estimate_usage(preflight.EventPlan(**base, admin_changes=0, dashboards=0))
-    busy = preflight.estimate_usage(preflight.EventPlan(**base, admin_changes=100, dashboards=2))
+    from dataclasses import replace
+
+    plan = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3)
+    none = preflight.estimate_usage(replace(plan, admin_changes=0, dashboards=0))
+    busy = preflight.estimate_usage(replace(plan, admin_changes=100, dashboards=2))
     assert none["durable_object_requests_per_day"] == 10_800  # the limiter's call per request, nothing else
     assert busy["durable_object_requests_per_day"] - none["durable_object_requests_per_day"] == 100 * 2 + 2 * 24 * 180
     assert busy["d1_rows_written_per_day"] - none["d1_rows_written_per_day"] == 100 * 3
     assert busy["d1_rows_read_per_day"] - none["d1_rows_read_per_day"] == 100 * 2 + 2 * 24 * 180
     with pytest.raises(PreflightError, match="isolates must be at least 1"):
-        preflight.EventPlan(**base, isolates=0)
+        replace(plan, isolates=0)
