@@ -3,7 +3,7 @@
  * it and never the controls object (issue 14's cost promise), shown failing on the path that reads
  * the object; a change reaches another isolate through it; a failed publish answers 502 and a
  * retry or a GET heals it; an older version never replaces a newer one; and without the table
- * (an older deployment) requests are still served, through the object.
+ * (an older deployment), or when D1's read fails, requests are still served, through the object.
  */
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -270,5 +270,28 @@ describe("without the control_state table (migration 0006 not applied)", () => {
       const warnings = warn.mock.calls.filter((args) => String(args[0]).includes("control_state"));
       expect(warnings).toHaveLength(1);
     });
+  });
+});
+
+describe("when D1 cannot answer the read", () => {
+  it("serves the request from the controls object (the authority) and logs why", async () => {
+    const bodies = origin();
+    await admin("PATCH", "/admin/controls", { max_tokens: 5 });
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    // A D1 whose control_state read fails as an outage would; the access log's writes still go through.
+    const down = {
+      prepare: (sql: string) => {
+        if (sql.includes("FROM control_state")) throw new Error("D1_ERROR: simulated network failure");
+        return env.DB.prepare(sql);
+      },
+      batch: (statements: D1PreparedStatement[]) => env.DB.batch(statements),
+    };
+    forgetControls();
+    const before = controlsReads().object;
+    const { response } = await chat(freshUser(), { max_tokens: 50 }, { ...VARS, DB: down } as unknown as Vars);
+    expect(response.status).toBe(200);
+    expect(JSON.parse(bodies[0]).max_tokens).toBe(5); // the controls in force, read from the object
+    expect(controlsReads().object).toBe(before + 1);
+    expect(error.mock.calls.some((args) => String(args[0]).includes("reading D1 control_state failed"))).toBe(true);
   });
 });
