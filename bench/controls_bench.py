@@ -1,21 +1,25 @@
 """Measures what the event controls (issue 14) cost a request, side by side in one run.
 
-Three Workers, each the programmatic dev-server (``worker/scripts/dev-server.mjs``, as the local
-stack runs it) with its own state folder, behind one simulated origin (profile ``instant``):
+Workers, each the programmatic dev-server (``worker/scripts/dev-server.mjs``, as the local stack
+runs it) with its own state folder, behind one simulated origin (profile ``instant``):
 
-* **base** — the Worker before issue 14 (``--base``, default ``main``), exported with
-  ``git archive`` into a temporary folder that borrows this checkout's ``node_modules``;
+* **base** — the Worker before issue 14 (``--base``, default :data:`BEFORE_CONTROLS`), exported
+  with ``git archive`` into a temporary folder that borrows this checkout's ``node_modules``;
 * **controls-off** — this checkout, with no control in use (the issue's cost promise: p50 rises by
-  at most 10 %);
+  at most 10 %): each isolate reads the controls' D1 copy (``control_state``) at most once a second;
 * **controls-on** — this checkout with a ``max_tokens`` cap and a model allow-list set through the
-  admin API (both act on every request; neither adds a Durable Object call).
+  admin API (both act on every request; neither adds a Durable Object call);
+* **controls-object** (``--with-object-path``) — this checkout on a D1 without ``control_state``
+  (an older deployment): each isolate reads the controls object instead, as the first version of
+  the controls did, for comparison.
 
 Closed loops of ``POST /v1/chat/completions`` at each concurrency, the Workers taking turns and
-the order alternating per round, so drift in machine load falls on all three; the report gives
-p50/p99 per Worker and the ratios to base. The client is the load-test engine, as in
+the order alternating per round, so drift in machine load falls on all of them; the report gives
+p50/p99 per Worker, the ratio of medians to base and the median of per-round ratios to base. The client is the load-test engine, as in
 ``worker_bench.py``, whose process handling this reuses. All traffic stays on 127.0.0.1.
 
-    .venv/bin/python bench/controls_bench.py [--duration 5] [--rounds 3] [--concurrency 1,10] [--base main]
+    .venv/bin/python bench/controls_bench.py [--duration 5] [--rounds 3] [--concurrency 1,10]
+                                             [--base REF] [--with-object-path]
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import io
 import json
 import os
 import secrets
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -39,11 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from worker_bench import MODEL, UNLIMITED, cancel_on_signals, closed_loop, log, start_origin, _wait_healthy  # noqa: E402
 
+from gateway_ops.accesslog import find_local_database  # noqa: E402
 from gateway_ops.paths import WORKER_DIR  # noqa: E402
 from gateway_ops.processes import ManagedProcess  # noqa: E402
 from gateway_ops.stack import HOST, WRANGLER_ENV, WORKER_SETTING_NAMES, apply_local_migrations, free_port  # noqa: E402
 
 ROOT = WORKER_DIR.parent
+#: The last main commit before issue 14's Worker was merged (its merge, f87f443, has this first parent).
+BEFORE_CONTROLS = "ba90718"
 
 
 def export_base(ref: str, into: Path) -> Path:
@@ -55,10 +63,15 @@ def export_base(ref: str, into: Path) -> Path:
     return into / "worker"
 
 
-def start_worker(stack: ExitStack, name: str, worker_dir: Path, state: Path, origin: str, admin_token: str) -> str:
-    """One dev-server from `worker_dir`, its D1 migrated, limit high enough never to answer."""
+def start_worker(stack: ExitStack, name: str, worker_dir: Path, state: Path, origin: str, admin_token: str,
+                 without_control_state: bool = False) -> str:
+    """One dev-server from `worker_dir`, its D1 migrated, limit high enough never to answer
+    (`without_control_state`: as a deployment before migration 0006)."""
     state.mkdir(parents=True)
     apply_local_migrations(state)
+    if without_control_state:
+        with sqlite3.connect(find_local_database(state)) as db:
+            db.execute("DROP TABLE control_state")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in WORKER_SETTING_NAMES and k not in ("OPENCLAW_URL", "ADMIN_TOKEN")}
     env.update(WRANGLER_ENV, OPENCLAW_URL=origin, RATE_LIMIT_PER_MINUTE=str(UNLIMITED), ADMIN_TOKEN=admin_token)
@@ -98,17 +111,21 @@ async def measure(urls: dict[str, str], levels: list[int], rounds: int, duration
 
 def report(results: dict[str, dict[int, list[dict]]], levels: list[int], load: tuple[float, float]) -> str:
     """Median over the rounds of each figure, and p50 ratios to base."""
-    lines = [f"load average before/after: {load[0]:.2f} / {load[1]:.2f} (2 cores, shared)", ""]
-    lines.append("| Worker | concurrency | p50 ms (median of rounds) | p99 ms | req/s | non-200 | p50 / base |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines = [f"load average (1 min) before/after: {load[0]:.2f} / {load[1]:.2f} ({os.cpu_count()} cores, shared)", ""]
+    lines.append("| Worker | concurrency | p50 ms (median of rounds) | p99 ms | req/s | non-200 | p50 / base | paired p50 / base |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for concurrency in levels:
-        base = statistics.median(r["p50_ms"] for r in results["base"][concurrency])
+        base_runs = results["base"][concurrency]
+        base = statistics.median(r["p50_ms"] for r in base_runs)
         for name, per_level in results.items():
             runs = per_level[concurrency]
             p50 = statistics.median(r["p50_ms"] for r in runs)
             p99 = statistics.median(r["p99_ms"] for r in runs)
             rps = statistics.median(r["rps"] for r in runs)
-            lines.append(f"| {name} | {concurrency} | {p50:.2f} | {p99:.2f} | {rps:.0f} | {sum(r['non_200'] for r in runs)} | {p50 / base:.3f} |")
+            # The same round's base next to it: drift in the machine's load falls on both.
+            paired = statistics.median(r["p50_ms"] / b["p50_ms"] for r, b in zip(runs, base_runs, strict=True))
+            lines.append(f"| {name} | {concurrency} | {p50:.2f} | {p99:.2f} | {rps:.0f} | {sum(r['non_200'] for r in runs)} "
+                         f"| {p50 / base:.3f} | {paired:.3f} |")
     return "\n".join(lines)
 
 
@@ -125,6 +142,9 @@ async def main_async(args: argparse.Namespace) -> int:
             "controls-off": start_worker(stack, "controls-off Worker", WORKER_DIR, root / "state-off", origin, token),
             "controls-on": start_worker(stack, "controls-on Worker", WORKER_DIR, root / "state-on", origin, token),
         }
+        if args.with_object_path:
+            urls["controls-object"] = start_worker(stack, "controls-object Worker", WORKER_DIR, root / "state-object",
+                                                   origin, token, without_control_state=True)
         patch_controls(urls["controls-on"], token, {"max_tokens": 64, "models": [MODEL, "other-model"]})
         log(f"ready: {urls}")
         results = await measure(urls, levels, args.rounds, args.duration)
@@ -139,7 +159,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per closed-loop step")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", default="1,10")
-    parser.add_argument("--base", default="main", help="git ref of the Worker before the controls")
+    parser.add_argument("--base", default=BEFORE_CONTROLS, help="git ref of the Worker before the controls")
+    parser.add_argument("--with-object-path", action="store_true",
+                        help="also measure the Worker reading the controls object (no control_state table)")
     parser.add_argument("--json", help="also write the figures here")
     return asyncio.run(cancel_on_signals(main_async(parser.parse_args())))
 

@@ -39,6 +39,7 @@ def preflight(
     skip_token: Annotated[bool, typer.Option("--skip-token", help="only the plan limits (no Cloudflare calls)")] = False,
     gate: Annotated[bool, typer.Option("--gate", help="ORIGIN_MAX_CONCURRENCY set: count the gate's Durable Object calls")] = False,
     answer_seconds: Annotated[float, typer.Option(help="with --gate: average answer duration (s); a lease renewal per 10 s")] = 0.0,
+    isolates: Annotated[int, typer.Option(help="Worker isolates serving at once; each reads the event controls' D1 row at most once a second")] = 10,
 ) -> None:
     """Check the token's permissions and whether the event fits the plan's daily limits."""
     from .cloudflare.preflight import EventPlan, check_token, max_attendees, plan_checks
@@ -49,7 +50,7 @@ def preflight(
         checks += check_token(client, account)
     if attendees is not None:
         plan = EventPlan(attendees=attendees, requests_per_minute=rpm, hours=hours, auth_mode=auth_mode, gate=gate,
-                         answer_seconds=answer_seconds)
+                         answer_seconds=answer_seconds, isolates=isolates)
         checks += plan_checks(plan)
     if not checks:
         raise typer.BadParameter("give --attendees for the plan check, or drop --skip-token")

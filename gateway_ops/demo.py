@@ -9,7 +9,7 @@ environment; when none is set, the rehearsal generates one that only its simulat
 own clients know (nothing outside the rehearsal needs it). With ``upstream_url`` (an existing
 origin) nothing is generated: the key must be the one that origin accepts. Before any notebook
 runs, one request for ``/v1/models`` through the gateway proves the key works — a refused key
-stops the rehearsal with one sentence instead of nine failing notebooks.
+stops the rehearsal with one sentence instead of ten failing notebooks.
 """
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ DEMO_NOTEBOOKS: list[tuple[str, dict]] = [
     ("06_rate_limit_check", {"users": 1, "requests_per_user": 60}),
     ("07_capacity_test", {"rates": [1.0, 2.0, 3.0, 4.0, 6.0], "step_s": 4.0, "answer_length": 16, "p95_ms": 1500.0}),
     ("08_live_dashboard", {"target": "local"}),
+    # Every control on, its probe, off again (the controls found are restored); before the report, so
+    # the report's timeline of interventions shows them.
+    ("10_event_controls", {"target": "local"}),
     ("09_event_report", {"target": "local"}),
 ]
 

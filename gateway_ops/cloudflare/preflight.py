@@ -112,6 +112,24 @@ WORKERS_FREE = PlanLimits()
 D1_ROWS_PER_REQUEST = 3
 #: How often a gated request renews its lease while its answer lasts (worker/src/gate/admission.ts RENEW_MS).
 GATE_RENEW_SECONDS = 10.0
+#: How long one read of the event controls serves an isolate (worker/src/controls/cache.ts CONTROLS_TTL_MS):
+#: a busy isolate reads the controls' D1 copy (one row, migration 0006) at most once per this many seconds.
+CONTROLS_TTL_SECONDS = 1.0
+#: One admin change (``gateway-ops control …``, a tier, a reissue): the controls object, plus the user's own
+#: object for a per-user change.
+ADMIN_CHANGE_DO_REQUESTS = 2
+#: …the object's state rows (controls or user entry, version, published version, budget start).
+ADMIN_CHANGE_DO_ROWS_WRITTEN = 4
+#: …the published copy (control_state), the audit row (control_events) and its AUTOINCREMENT counter.
+ADMIN_CHANGE_D1_ROWS_WRITTEN = 3
+#: …the copy's row read by the upsert (and once more when the object republishes).
+ADMIN_CHANGE_D1_ROWS_READ = 2
+#: A live dashboard with the admin token reads ``/admin/status`` twice per refresh (origin panel and the
+#: controls line) at its default 5 s refresh; each read calls the controls object (and the gate object when
+#: the gate is on) and reads the D1 copy's row to check it is published.
+DASHBOARD_STATUS_READS_PER_MINUTE = 24
+#: Rows the controls object reads to answer: its state rows (and the user directory, usually small).
+CONTROLS_OBJECT_ROWS_READ = 5
 
 
 def gate_calls_per_request(answer_seconds: float) -> int:
@@ -135,6 +153,13 @@ class EventPlan:
     gate: bool = False
     #: How long an answer lasts on average (s): a gated answer renews its lease every 10 s.
     answer_seconds: float = 0.0
+    #: Worker isolates serving at once (Cloudflare decides; a room of attendees is served by a few): each
+    #: reads the event controls' D1 copy at most once a second while it has requests.
+    isolates: int = 10
+    #: Event-control changes during the event (controls, tiers, reissues, revocations).
+    admin_changes: int = 50
+    #: Live dashboards open with the admin token for the whole event (each polls ``/admin/status``).
+    dashboards: int = 1
 
     def __post_init__(self) -> None:
         if self.attendees < 1 or self.requests_per_minute <= 0 or self.hours <= 0:
@@ -142,6 +167,8 @@ class EventPlan:
                                  "than 0 hours.")
         if self.auth_mode not in ("openai", "codex"):
             raise PreflightError("auth_mode must be openai or codex.")
+        if self.isolates < 1 or self.admin_changes < 0 or self.dashboards < 0:
+            raise PreflightError("isolates must be at least 1, admin changes and dashboards at least 0.")
 
     @property
     def requests(self) -> int:
@@ -153,6 +180,12 @@ class EventPlan:
         return self.attendees * self.requests_per_minute
 
 
+def controls_reads(plan: EventPlan) -> int:
+    """D1 rows the requests' reads of the event controls cost: one per busy isolate per second at most,
+    and never more than one per request. No Durable Object request: requests read the D1 copy."""
+    return min(plan.requests, math.ceil(plan.isolates * plan.hours * 3600 / CONTROLS_TTL_SECONDS))
+
+
 def estimate_usage(plan: EventPlan) -> dict[str, int]:
     """Daily usage the event causes, per limit (assumes the event fits in one UTC day)."""
     minutes = plan.hours * 60
@@ -162,14 +195,21 @@ def estimate_usage(plan: EventPlan) -> dict[str, int]:
     # The gate: acquire + release (+ renewals) per request, each writing its lease row (insert, delete,
     # update). Counted for every request, an upper bound: a 429 never reaches the gate.
     gate_calls = plan.requests * gate_calls_per_request(plan.answer_seconds) if plan.gate else 0
+    # Admin: each change, and each /admin/status read of a live dashboard (the controls object, plus the
+    # gate object when it is on).
+    status_reads = math.ceil(plan.dashboards * DASHBOARD_STATUS_READS_PER_MINUTE * minutes)
+    admin_calls = plan.admin_changes * ADMIN_CHANGE_DO_REQUESTS + status_reads * (2 if plan.gate else 1)
     return {
         "worker_requests_per_day": plan.requests,
-        # the limiter's one RPC per request (blocked users excepted), plus the gate's calls
-        "durable_object_requests_per_day": plan.requests + gate_calls,
-        "durable_object_rows_written_per_day": plan.requests + gate_calls,  # window row upserted; lease rows
-        "durable_object_rows_read_per_day": plan.requests,
-        "d1_rows_written_per_day": rows,
-        "d1_rows_read_per_day": math.ceil(plan.requests + full_reads),  # dashboards read each new row once
+        # the limiter's one RPC per request (blocked users excepted), plus the gate's calls and the admin's
+        "durable_object_requests_per_day": plan.requests + gate_calls + admin_calls,
+        # window row upserted; lease rows; the controls object's state on a change
+        "durable_object_rows_written_per_day": plan.requests + gate_calls + plan.admin_changes * ADMIN_CHANGE_DO_ROWS_WRITTEN,
+        "durable_object_rows_read_per_day": plan.requests + (status_reads + plan.admin_changes) * CONTROLS_OBJECT_ROWS_READ,
+        "d1_rows_written_per_day": rows + plan.admin_changes * ADMIN_CHANGE_D1_ROWS_WRITTEN,
+        # dashboards read each new row once; the controls' copy: one row per isolate-second, per status read
+        "d1_rows_read_per_day": math.ceil(plan.requests + full_reads) + controls_reads(plan) + status_reads
+        + plan.admin_changes * ADMIN_CHANGE_D1_ROWS_READ,
         "kv_reads_per_day": plan.requests * (2 if plan.auth_mode == "codex" else 1),  # tier:, oauth:
         "kv_writes_per_day": plan.attendees if plan.auth_mode == "codex" else 0,  # oauth: tokens loaded
     }
@@ -177,11 +217,12 @@ def estimate_usage(plan: EventPlan) -> dict[str, int]:
 
 LABELS = {
     "worker_requests_per_day": "Workers requests/day",
-    "durable_object_requests_per_day": "Durable Object requests/day (limiter, + gate: acquire, release, renewals)",
+    "durable_object_requests_per_day": "Durable Object requests/day (limiter, + gate: acquire, release, renewals; "
+                                       "+ admin calls; the event controls add none per request)",
     "durable_object_rows_written_per_day": "Durable Object rows written/day",
     "durable_object_rows_read_per_day": "Durable Object rows read/day",
     "d1_rows_written_per_day": "D1 rows written/day (row + 2 index entries per request)",
-    "d1_rows_read_per_day": "D1 rows read/day",
+    "d1_rows_read_per_day": "D1 rows read/day (dashboards, + event controls: ≤ 1 per busy isolate per second)",
     "kv_reads_per_day": "KV reads/day (tier:{user}, plus oauth:{user} in codex mode)",
     "kv_writes_per_day": "KV writes/day (oauth:{user} tokens in codex mode)",
 }

@@ -88,7 +88,8 @@ def test_a_small_workshop_fits_the_free_plan():
 def test_d1_rows_written_is_the_first_limit_a_busy_event_hits():
     checks = by_name(preflight.plan_checks(preflight.EventPlan(attendees=100, requests_per_minute=2, hours=3)))
     d1 = checks["D1 rows written/day (row + 2 index entries per request)"]
-    assert not d1.passed and d1.observed == "108,000 (108% of the limit): exhausted after about 2.8 h"
+    # 36,000 requests × 3 rows, plus 50 admin changes × 3 rows (published copy, audit row, its counter)
+    assert not d1.passed and d1.observed == "108,150 (108% of the limit): exhausted after about 2.8 h"
     assert checks["Workers requests/day"].passed  # 36,000 requests: only the log's writes do not fit
 
 
@@ -110,7 +111,7 @@ def test_a_rate_above_the_gateway_limit_warns_about_429s():
 
 def test_dashboards_that_reread_the_whole_log_can_exhaust_d1_reads():
     plan = preflight.EventPlan(attendees=60, requests_per_minute=2, hours=3, dashboard_full_reads_per_minute=6)
-    reads = by_name(preflight.plan_checks(plan))["D1 rows read/day"]
+    reads = by_name(preflight.plan_checks(plan))[preflight.LABELS["d1_rows_read_per_day"]]
     assert not reads.passed  # 6 × 120/min × 180² / 2 ≈ 11.7 M rows
 
 
@@ -142,7 +143,9 @@ def test_the_gate_adds_acquire_release_and_a_renewal_per_ten_seconds_of_answer()
     plan = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3)
     gated = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3, gate=True, answer_seconds=12)
     usage, gated_usage = preflight.estimate_usage(plan), preflight.estimate_usage(gated)
-    assert gated_usage["durable_object_requests_per_day"] == usage["durable_object_requests_per_day"] + 3 * plan.requests
+    # 3 calls per request, and the dashboard's status reads (24 a minute) ask the gate object too
+    assert gated_usage["durable_object_requests_per_day"] == (usage["durable_object_requests_per_day"] + 3 * plan.requests
+                                                              + 24 * 180)
     assert gated_usage["worker_requests_per_day"] == usage["worker_requests_per_day"]
 
 
@@ -155,3 +158,33 @@ def test_with_the_gate_an_event_that_fitted_exceeds_the_durable_object_allowance
     assert failed == [preflight.LABELS["durable_object_requests_per_day"],
                       preflight.LABELS["durable_object_rows_written_per_day"]]
     assert preflight.max_attendees(gated) < preflight.max_attendees(plan)
+
+
+# --- the event controls -------------------------------------------------------------------------
+
+def test_requests_read_the_controls_from_d1_at_most_once_per_busy_isolate_per_second_never_the_object():
+    quiet = preflight.EventPlan(attendees=50, requests_per_minute=2, hours=3)  # 18,000 requests: ~every one reads
+    busy = preflight.EventPlan(attendees=1000, requests_per_minute=10, hours=3, isolates=4)  # 1.8 M requests
+    assert preflight.controls_reads(quiet) == quiet.requests == 18_000
+    assert preflight.controls_reads(busy) == 4 * 3 * 3600 == 43_200
+    more_isolates = preflight.estimate_usage(preflight.EventPlan(attendees=1000, requests_per_minute=10, hours=3,
+                                                                 isolates=40))
+    fewer = preflight.estimate_usage(busy)
+    assert more_isolates["d1_rows_read_per_day"] - fewer["d1_rows_read_per_day"] == 36 * 3 * 3600
+    # The controls add no Durable Object request per request, however many isolates read them.
+    assert more_isolates["durable_object_requests_per_day"] == fewer["durable_object_requests_per_day"]
+    assert fewer["durable_object_requests_per_day"] == busy.requests + 50 * 2 + 24 * 180
+
+
+def test_admin_changes_and_dashboard_status_reads_are_counted():
+    from dataclasses import replace
+
+    plan = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3)
+    none = preflight.estimate_usage(replace(plan, admin_changes=0, dashboards=0))
+    busy = preflight.estimate_usage(replace(plan, admin_changes=100, dashboards=2))
+    assert none["durable_object_requests_per_day"] == 10_800  # the limiter's call per request, nothing else
+    assert busy["durable_object_requests_per_day"] - none["durable_object_requests_per_day"] == 100 * 2 + 2 * 24 * 180
+    assert busy["d1_rows_written_per_day"] - none["d1_rows_written_per_day"] == 100 * 3
+    assert busy["d1_rows_read_per_day"] - none["d1_rows_read_per_day"] == 100 * 2 + 2 * 24 * 180
+    with pytest.raises(PreflightError, match="isolates must be at least 1"):
+        replace(plan, isolates=0)

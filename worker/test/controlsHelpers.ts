@@ -18,13 +18,16 @@ export async function admin(method: string, path: string, body?: unknown, vars: 
   return call(path, init, vars);
 }
 
-/** Empties the controls object (every control off, never changed, no user entries) and the audit table. */
+/**
+ * Empties the controls object (every control off, never changed: version 0, no user entries),
+ * its published copy in D1 and the audit table.
+ */
 export async function resetControls(): Promise<void> {
   await runInDurableObject(controlsStub(env.EVENT_CONTROLS), (_instance, state) => {
     state.storage.sql.exec("DELETE FROM state; DELETE FROM users;");
   });
   forgetControls();
-  await env.DB.prepare("DELETE FROM control_events").run();
+  await env.DB.batch([env.DB.prepare("DELETE FROM control_events"), env.DB.prepare("DELETE FROM control_state")]);
 }
 
 export interface ControlEventRow {
