@@ -3,8 +3,13 @@
 Workers, each the programmatic dev-server (``worker/scripts/dev-server.mjs``, as the local stack
 runs it) with its own state folder, behind one simulated origin (profile ``instant``):
 
-* **base** — the Worker before issue 14 (``--base``, default :data:`BEFORE_CONTROLS`), exported
-  with ``git archive`` into a temporary folder that borrows this checkout's ``node_modules``;
+* **base** — by default (``--base removed``) this checkout's Worker with the controls read taken
+  out: ``currentControls`` returns the empty snapshot without any I/O (a copy of ``worker/`` is
+  patched in a temporary folder; the bench stops if the patch no longer applies). Everything
+  else is identical, so the ratio is the controls' cost alone. ``--base REF`` uses the Worker of a
+  git ref instead (e.g. :data:`BEFORE_CONTROLS`, the Worker before issue 14 — that range also
+  holds other issues' changes), exported with ``git archive``; both borrow this checkout's
+  ``node_modules``;
 * **controls-off** — this checkout, with no control in use (the issue's cost promise: p50 rises by
   at most 10 %): each isolate reads the controls' D1 copy (``control_state``) at most once a second;
 * **controls-on** — this checkout with a ``max_tokens`` cap and a model allow-list set through the
@@ -29,6 +34,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -61,6 +67,29 @@ def export_base(ref: str, into: Path) -> Path:
         tar.extractall(into, filter="data")
     (into / "worker" / "node_modules").symlink_to(WORKER_DIR / "node_modules")
     return into / "worker"
+
+
+#: What the "removed" base patches into ``src/controls/cache.ts``: the controls read becomes a constant.
+CONTROLS_READ = "export async function currentControls(env: Env, now = Date.now()): Promise<ControlsSnapshot> {\n"
+
+
+def controls_removed(into: Path) -> Path:
+    """This checkout's Worker in `into/worker`, its controls read replaced by the empty snapshot."""
+    target = into / "worker"
+    target.mkdir(parents=True)
+    for name in ("src", "scripts", "wrangler.toml", "package.json", "tsconfig.json"):
+        source = WORKER_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
+    cache = target / "src" / "controls" / "cache.ts"
+    text = cache.read_text()
+    if text.count(CONTROLS_READ) != 1:
+        raise SystemExit(f"cannot take the controls read out: {cache.relative_to(into)} no longer has {CONTROLS_READ.strip()!r}")
+    cache.write_text(text.replace(CONTROLS_READ, CONTROLS_READ + "  if (env) return EMPTY_SNAPSHOT; // bench: controls removed\n"))
+    (target / "node_modules").symlink_to(WORKER_DIR / "node_modules")
+    return target
 
 
 def start_worker(stack: ExitStack, name: str, worker_dir: Path, state: Path, origin: str, admin_token: str,
@@ -135,7 +164,7 @@ async def main_async(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="controls-bench-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        base_dir = export_base(args.base, root / "base")
+        base_dir = controls_removed(root / "base") if args.base == "removed" else export_base(args.base, root / "base")
         origin = start_origin(stack)
         urls = {
             "base": start_worker(stack, "base Worker", base_dir, root / "state-base", origin, token),
@@ -159,7 +188,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per closed-loop step")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", default="1,10")
-    parser.add_argument("--base", default=BEFORE_CONTROLS, help="git ref of the Worker before the controls")
+    parser.add_argument("--base", default="removed",
+                        help="'removed' (this Worker without the controls read) or a git ref of the Worker to compare with")
     parser.add_argument("--with-object-path", action="store_true",
                         help="also measure the Worker reading the controls object (no control_state table)")
     parser.add_argument("--json", help="also write the figures here")
