@@ -28,6 +28,11 @@ PYTEST_ARGS += --junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pyte
 VITEST_ARGS += --reporter=default --reporter=junit --outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml
 endif
 
+# Python may cache compiled modules (__pycache__/, git-ignored) while testing even where the shell
+# sets PYTHONDONTWRITEBYTECODE: else every pytest process, xdist worker and subprocess compiles
+# gateway_ops and re-does pytest's assertion rewriting of every test module (~5 s a process here).
+test-fast test-python: export PYTHONDONTWRITEBYTECODE :=
+
 .PHONY: demo lint test test-fast test-worker test-python up bench install chromium clean
 
 # conda users: `make install chromium VENV="$CONDA_PREFIX"` (README, environment.yml) runs the same steps
@@ -72,8 +77,10 @@ test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The markers are set from the fixtures each test uses (tests/conftest.py, tests/slow_marks.py).
+# pytest-xdist runs them in FAST_WORKERS processes (auto: one per core); FAST_WORKERS=0 runs them in one.
+FAST_WORKERS ?= auto
 test-fast: $(PIP_STAMP)
-	$(PY) -m pytest -q -m "not stack and not notebook and not browser"
+	$(PY) -m pytest -q -n $(FAST_WORKERS) --dist worksteal -m "not stack and not notebook and not browser"
 
 # `make demo UPSTREAM_URL=http://…` rehearses against an existing origin (GATEWAY_CLIENT_API_KEY set).
 demo: install
