@@ -72,9 +72,20 @@ test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit
 	cd worker && npx vitest run $(VITEST_ARGS)
 
+# `make test-python PYTEST_WORKERS=2` (opt-in; README, Tests): the tests not marked serial in 2
+# pytest-xdist processes, each with its own local stack, a module's slow tests on one worker
+# (tests/conftest.py), then the serial ones (they bound durations or memory) alone.
+PYTEST_WORKERS ?= 0
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(if $(REPORTS),mkdir -p $(REPORTS))
+ifeq ($(PYTEST_WORKERS),0)
 	$(PY) -m pytest $(PYTEST_ARGS)
+else
+	status=0; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -m serial $(subst junit-python,junit-python-serial,$(subst pytest-tmp,pytest-tmp-serial,$(PYTEST_ARGS))) || status=$$?; \
+	exit $$status
+endif
 
 # The markers are set from the fixtures each test uses (tests/conftest.py, tests/slow_marks.py).
 # pytest-xdist runs them in FAST_WORKERS processes (auto: one per core); FAST_WORKERS=0 runs them in one.
