@@ -68,8 +68,9 @@ def lint(tmp_path_factory) -> dict[str, list[dict]]:
     return findings
 
 
-#: `make -n` as from a shell: without the variables a running make passes down (MAKEFLAGS), so that
-#: `make test PYTEST_WORKERS=2` still checks the plain plan
+#: `make -n` as from a shell: without the variables a calling make passes down (MAKEFLAGS), so that
+#: e.g. `make test-python PYTEST_ARGS=--durations=30` (which overrides the Makefile's PYTEST_ARGS +=)
+#: still checks the plan CI gets
 MAKE_ENV = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
