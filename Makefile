@@ -2,7 +2,7 @@
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
 #   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); the first step of make test
-#   make test-fast  the Python tests that need no local stack, notebook kernel or browser (< 1 min)
+#   make test-fast  the Python tests that need no local stack, notebook kernel or browser, one process per core
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
 
@@ -89,9 +89,11 @@ endif
 
 # The markers are set from the fixtures each test uses (tests/conftest.py, tests/slow_marks.py).
 # pytest-xdist runs them in FAST_WORKERS processes (auto: one per core); FAST_WORKERS=0 runs them in one.
+# Without nbval's plugin (only the notebook tests use it): loading it imports jsonschema's IRI grammar,
+# ~2.5 s before xdist even starts its workers.
 FAST_WORKERS ?= auto
 test-fast: $(PIP_STAMP)
-	$(PY) -m pytest -q -n $(FAST_WORKERS) --dist worksteal -m "not stack and not notebook and not browser"
+	$(PY) -m pytest -q -n $(FAST_WORKERS) --dist worksteal -p no:nbval -m "not stack and not notebook and not browser"
 
 # `make demo UPSTREAM_URL=http://…` rehearses against an existing origin (GATEWAY_CLIENT_API_KEY set).
 demo: install
