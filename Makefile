@@ -2,7 +2,7 @@
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
 #   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); the first step of make test
-#   make test-fast  the Python tests that need no local stack, notebook kernel or browser (< 1 min)
+#   make test-fast  the Python tests that need no local stack, notebook kernel or browser, one process per core
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
 
@@ -27,6 +27,11 @@ ifneq ($(REPORTS),)
 PYTEST_ARGS += --junitxml=$(REPORTS)/junit-python.xml --basetemp=$(REPORTS)/pytest-tmp
 VITEST_ARGS += --reporter=default --reporter=junit --outputFile.junit=$(abspath $(REPORTS))/junit-worker.xml
 endif
+
+# Python may cache compiled modules (__pycache__/, git-ignored) while testing even where the shell
+# sets PYTHONDONTWRITEBYTECODE: else every pytest process, xdist worker and subprocess compiles
+# gateway_ops and re-does pytest's assertion rewriting of every test module (~5 s a process here).
+test-fast test-python: export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: demo lint test test-fast test-worker test-python up bench install chromium clean
 
@@ -67,13 +72,28 @@ test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit
 	cd worker && npx vitest run $(VITEST_ARGS)
 
+# `make test-python PYTEST_WORKERS=2` (opt-in; README, Tests): the tests not marked serial in 2
+# pytest-xdist processes, each with its own local stack, a module's slow tests on one worker
+# (tests/conftest.py), then the serial ones (they bound durations or memory) alone.
+PYTEST_WORKERS ?= 0
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(if $(REPORTS),mkdir -p $(REPORTS))
+ifeq ($(PYTEST_WORKERS),0)
 	$(PY) -m pytest $(PYTEST_ARGS)
+else
+	status=0; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -m serial $(subst junit-python,junit-python-serial,$(subst pytest-tmp,pytest-tmp-serial,$(PYTEST_ARGS))) || status=$$?; \
+	exit $$status
+endif
 
 # The markers are set from the fixtures each test uses (tests/conftest.py, tests/slow_marks.py).
+# pytest-xdist runs them in FAST_WORKERS processes (auto: one per core); FAST_WORKERS=0 runs them in one.
+# Without nbval's plugin (only the notebook tests use it): loading it imports jsonschema's IRI grammar,
+# ~2.5 s before xdist even starts its workers.
+FAST_WORKERS ?= auto
 test-fast: $(PIP_STAMP)
-	$(PY) -m pytest -q -m "not stack and not notebook and not browser"
+	$(PY) -m pytest -q -n $(FAST_WORKERS) --dist worksteal -p no:nbval -m "not stack and not notebook and not browser"
 
 # `make demo UPSTREAM_URL=http://…` rehearses against an existing origin (GATEWAY_CLIENT_API_KEY set).
 demo: install

@@ -8,6 +8,7 @@ environment variables, and the artifact paths are where the tests and the comman
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -65,6 +66,12 @@ def lint(tmp_path_factory) -> dict[str, list[dict]]:
     for finding in json.loads(done.stdout):
         findings[finding["path"]].append(finding)
     return findings
+
+
+#: `make -n` as from a shell: without the variables a calling make passes down (MAKEFLAGS), so that
+#: e.g. `make test-python PYTEST_ARGS=--durations=30` (which overrides the Makefile's PYTEST_ARGS +=)
+#: still checks the plan CI gets
+MAKE_ENV = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
 def load(name: str) -> dict:
@@ -128,14 +135,14 @@ def test_the_test_workflow_uploads_what_the_tests_write():
     assert "runs/**" in paths
     # `make test REPORTS=…` (what the job runs) writes those reports and keeps pytest's folders there.
     plan = subprocess.run(["make", "-n", "-B", "test-python", "test-worker", f"REPORTS={reports}"], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=60).stdout.splitlines()
+                          env=MAKE_ENV, capture_output=True, text=True, timeout=60).stdout.splitlines()
     pytest_line = next(line for line in plan if " -m pytest" in line)
     assert f"--junitxml={reports}/junit-python.xml" in pytest_line and f"--basetemp={reports}/pytest-tmp" in pytest_line
     assert plan.index(f"mkdir -p {reports}") < plan.index(pytest_line), "pytest makes --basetemp, not its parents"
     vitest_line = next(line for line in plan if "vitest run" in line)
     assert f"--outputFile.junit={PROJECT_ROOT / reports}/junit-worker.xml" in vitest_line
     # …and plain `make test` is unchanged.
-    plain = subprocess.run(["make", "-n", "-B", "test-python", "test-worker"], cwd=PROJECT_ROOT, capture_output=True,
+    plain = subprocess.run(["make", "-n", "-B", "test-python", "test-worker"], cwd=PROJECT_ROOT, env=MAKE_ENV, capture_output=True,
                            text=True, timeout=60).stdout
     assert "--junitxml" not in plain and "--basetemp" not in plain and "junit" not in plain
 
