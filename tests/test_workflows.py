@@ -68,10 +68,32 @@ def lint(tmp_path_factory) -> dict[str, list[dict]]:
     return findings
 
 
-#: `make -n` as from a shell: without the variables a calling make passes down (MAKEFLAGS), so that
-#: e.g. `make test-python PYTEST_ARGS=--durations=30` (which overrides the Makefile's PYTEST_ARGS +=)
-#: still checks the plan CI gets
-MAKE_ENV = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+#: What a calling make hands down to the commands it runs: MAKEFLAGS, and every variable set on its
+#: command line, which make exports (`make test REPORTS=…`, what the CI job runs, put REPORTS in the
+#: test's environment, and the "plain `make test`" plan below then wrote JUnit reports too).
+CALLER_MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "REPORTS", "PYTEST_ARGS",
+                         "VITEST_ARGS", "PYTEST_WORKERS", "FAST_WORKERS")
+
+
+def make_env(environ: dict[str, str]) -> dict[str, str]:
+    """`environ` as a shell would give it to `make -n`: without what a calling make handed down."""
+    return {name: value for name, value in environ.items() if name not in CALLER_MAKE_VARIABLES}
+
+
+MAKE_ENV = make_env(dict(os.environ))
+
+
+def plain_test_plan(env: dict[str, str]) -> str:
+    """What `make test-python test-worker` would run, with no REPORTS of its own."""
+    return subprocess.run(["make", "-n", "-B", "test-python", "test-worker"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+def test_the_plain_plan_ignores_what_a_calling_make_set():
+    called_with_reports = {**os.environ, "REPORTS": "reports-of-the-caller"}
+    assert "junit" not in plain_test_plan(make_env(called_with_reports))
+    # Without the clean-up the caller's REPORTS leaks into the plan (what failed under `make test REPORTS=…`).
+    assert "reports-of-the-caller/junit-python.xml" in plain_test_plan(called_with_reports)
 
 
 def load(name: str) -> dict:
@@ -142,8 +164,7 @@ def test_the_test_workflow_uploads_what_the_tests_write():
     vitest_line = next(line for line in plan if "vitest run" in line)
     assert f"--outputFile.junit={PROJECT_ROOT / reports}/junit-worker.xml" in vitest_line
     # …and plain `make test` is unchanged.
-    plain = subprocess.run(["make", "-n", "-B", "test-python", "test-worker"], cwd=PROJECT_ROOT, env=MAKE_ENV, capture_output=True,
-                           text=True, timeout=60).stdout
+    plain = plain_test_plan(MAKE_ENV)
     assert "--junitxml" not in plain and "--basetemp" not in plain and "junit" not in plain
 
 
