@@ -72,10 +72,10 @@ test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 	cd worker && npx tsc --noEmit
 	cd worker && npx vitest run $(VITEST_ARGS)
 
-# `make test-python PYTEST_WORKERS=2` (opt-in; README, Tests): the tests not marked serial in 2
-# pytest-xdist processes, each with its own local stack, a module's slow tests on one worker
-# (tests/conftest.py), then the serial ones (they bound durations or memory) alone.
-PYTEST_WORKERS ?= 0
+# pytest in PYTEST_WORKERS processes (README, Tests): the tests not marked serial in 2 pytest-xdist
+# processes, each with its own local stack, a module's slow tests on one worker (tests/conftest.py),
+# then the serial ones (they bound durations or memory) alone. PYTEST_WORKERS=0: all in one process.
+PYTEST_WORKERS ?= 2
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(if $(REPORTS),mkdir -p $(REPORTS))
 ifeq ($(PYTEST_WORKERS),0)
