@@ -62,7 +62,7 @@ export class EventControls extends DurableObject<Env> {
     };
   }
 
-  /** The state with its version: what the cache reads when D1 has no `control_state` table. */
+  /** The state with its version: what is published to D1. */
   current(): ControlsState {
     return { version: this.version("version"), snapshot: this.snapshot() };
   }

@@ -21,7 +21,7 @@ import { EMPTY_SNAPSHOT, type ControlsSnapshot } from "./shape";
 export const CONTROLS_TTL_MS = 1_000;
 
 interface Cached {
-  state: ControlsState;
+  snapshot: ControlsSnapshot;
   /** When the read that produced it started (a change after that is not in it). */
   readAt: number;
 }
@@ -37,15 +37,12 @@ export function controlsStub(namespace: DurableObjectNamespace<EventControls>) {
   return namespace.get(namespace.idFromName(CONTROLS_OBJECT));
 }
 
-/** No row: no control was ever published (the object's version 0 is the empty snapshot). */
-const NEVER_SET: ControlsState = { version: 0, snapshot: EMPTY_SNAPSHOT };
-
-/** One read: D1's copy, or the object itself when D1 cannot answer. */
-async function readState(env: Env): Promise<ControlsState> {
+/** One read: D1's copy (no row: no control was ever published), or the object itself when D1 cannot answer. */
+async function readSnapshot(env: Env): Promise<ControlsSnapshot> {
   reads.mirror++;
   try {
     const row = await readPublished(env.DB);
-    return row ? { version: row.version, snapshot: row.snapshot } : NEVER_SET;
+    return row ? row.snapshot : EMPTY_SNAPSHOT;
   } catch (error) {
     if (!isMissingTable(error)) {
       console.error("event controls: reading D1 control_state failed; reading the controls object instead", String(error));
@@ -55,7 +52,7 @@ async function readState(env: Env): Promise<ControlsState> {
         "reading the controls object instead, one Durable Object request per isolate per second");
     }
     reads.object++;
-    return controlsStub(env.EVENT_CONTROLS).current();
+    return controlsStub(env.EVENT_CONTROLS).snapshot();
   }
 }
 
@@ -64,13 +61,13 @@ async function readState(env: Env): Promise<ControlsState> {
  * @throws when neither D1 nor the controls object can be read (the caller answers 502)
  */
 export async function currentControls(env: Env, now = Date.now()): Promise<ControlsSnapshot> {
-  if (cached && now - cached.readAt < CONTROLS_TTL_MS) return cached.state.snapshot;
+  if (cached && now - cached.readAt < CONTROLS_TTL_MS) return cached.snapshot;
   if (!reading) {
     const readAt = now;
-    reading = readState(env)
-      .then((state) => {
-        if (!cached || cached.readAt <= readAt) cached = { state, readAt };
-        return state.snapshot;
+    reading = readSnapshot(env)
+      .then((snapshot) => {
+        if (!cached || cached.readAt <= readAt) cached = { snapshot, readAt };
+        return snapshot;
       })
       .finally(() => {
         reading = null;
@@ -81,7 +78,7 @@ export async function currentControls(env: Env, now = Date.now()): Promise<Contr
 
 /** Puts a state just written (and published) by this isolate in the cache, so it applies here at once. */
 export function primeControls(state: ControlsState, now = Date.now()): void {
-  cached = { state: { version: state.version, snapshot: state.snapshot }, readAt: now };
+  cached = { snapshot: state.snapshot, readAt: now };
 }
 
 /** Forgets the cached read and the warning given (tests: each test starts as a fresh isolate would). */
