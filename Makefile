@@ -75,6 +75,7 @@ test-worker: $(NPM_STAMP) $(WORKER_TYPES)
 # pytest in PYTEST_WORKERS processes (README, Tests): the tests not marked serial in 2 pytest-xdist
 # processes, each with its own local stack, a module's slow tests on one worker (tests/conftest.py),
 # then the serial ones (they bound durations or memory) alone. PYTEST_WORKERS=0: all in one process.
+# Each part ends with its slowest tests (--durations), where the time of `make test` goes.
 PYTEST_WORKERS ?= 2
 test-python: $(PIP_STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(if $(REPORTS),mkdir -p $(REPORTS))
@@ -82,8 +83,8 @@ ifeq ($(PYTEST_WORKERS),0)
 	$(PY) -m pytest $(PYTEST_ARGS)
 else
 	status=0; \
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || status=$$?; \
-	$(PY) -m pytest -m serial $(subst junit-python,junit-python-serial,$(subst pytest-tmp,pytest-tmp-serial,$(PYTEST_ARGS))) || status=$$?; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" --durations=15 $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -m serial --durations=10 $(subst junit-python,junit-python-serial,$(subst pytest-tmp,pytest-tmp-serial,$(PYTEST_ARGS))) || status=$$?; \
 	exit $$status
 endif
 

@@ -43,7 +43,13 @@ def start_stack(state_dir, **options) -> LocalStack:
     options.setdefault("profile", "instant")
     config = StackConfig(port=free_port(), upstream_port=free_port(), state_dir=state_dir,
                          worker_settings=worker_settings, **options)
-    return LocalStack(config).start()
+    stack = LocalStack(config).start()
+    STARTED_STACKS.append(stack)
+    return stack
+
+
+#: Stacks the fixtures started: a failing test's report ends with the last lines of those still running.
+STARTED_STACKS: list[LocalStack] = []
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -191,3 +197,17 @@ def pytest_runtest_call(item):
     if item.stash.get(VIOLATIONS, None):
         pytest.fail(item.stash[VIOLATIONS][0], pytrace=False)
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report carries what the running Worker and origins printed last (their
+    ``upstream fetch failed …`` lines say why a 502 happened, which the test's assertion cannot)."""
+    report = yield
+    if report.failed and report.when == "call":
+        STARTED_STACKS[:] = [stack for stack in STARTED_STACKS if stack.worker is not None]
+        for stack in STARTED_STACKS:
+            for part in (stack.worker, stack.origin, *stack.pool):
+                if part is not None:
+                    report.sections.append((f"{part.name} of the stack at {stack.url}, last lines", part.tail(25)))
+    return report
