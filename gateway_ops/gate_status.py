@@ -57,6 +57,14 @@ def read_gate_status(url: str, token: str, *, timeout: float = 5.0,
         status = response.json()
     except ValueError:
         raise GatewayOpsError("The gateway's status endpoint did not answer JSON.") from None
+    return checked_gate_status(status)
+
+
+def checked_gate_status(status: Any) -> dict[str, Any]:
+    """``status`` when it is a status answer with the gate's per-origin list.
+
+    :raises GatewayOpsError: when it is not
+    """
     if not isinstance(status, dict) or not isinstance(status.get("origins"), list):
         raise GatewayOpsError("The gateway's status answer has no 'origins' list.")
     return status

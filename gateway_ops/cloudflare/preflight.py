@@ -124,10 +124,10 @@ ADMIN_CHANGE_DO_ROWS_WRITTEN = 4
 ADMIN_CHANGE_D1_ROWS_WRITTEN = 3
 #: …the copy's row read by the upsert (and once more when the object republishes).
 ADMIN_CHANGE_D1_ROWS_READ = 2
-#: A live dashboard with the admin token reads ``/admin/status`` twice per refresh (origin panel and the
-#: controls line) at its default 5 s refresh; each read calls the controls object (and the gate object when
+#: A live dashboard with the admin token reads ``/admin/status`` once per refresh (its origin panel and
+#: controls line share the answer) at its default 5 s refresh; each read calls the controls object (and the gate object when
 #: the gate is on) and reads the D1 copy's row to check it is published.
-DASHBOARD_STATUS_READS_PER_MINUTE = 24
+DASHBOARD_STATUS_READS_PER_MINUTE = 12
 #: Rows the controls object reads to answer: its state rows (and the user directory, usually small).
 CONTROLS_OBJECT_ROWS_READ = 5
 

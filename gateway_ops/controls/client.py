@@ -6,6 +6,7 @@ never appears in an error, a log line or a repr.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -33,14 +34,20 @@ class AdminClient:
     :param token: the Worker's ADMIN_TOKEN; None raises ``AdminTokenMissingError`` on the first call
     :param missing_token: the sentence for that error (what to do, for this target)
     :param transport: an httpx transport (tests pass ``httpx.MockTransport``)
+    :param status_max_age: seconds a ``status()`` answer (or failure) is reused: readers that share
+        this client within that time (a dashboard refresh's origin panel and controls line) cost the
+        gateway one read, and a hung gateway one timeout; 0 reads every time
     """
 
     def __init__(self, url: str, token: str | None, *, missing_token: str | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout: httpx.Timeout | float = TIMEOUT):
+                 transport: httpx.BaseTransport | None = None, timeout: httpx.Timeout | float = TIMEOUT,
+                 status_max_age: float = 0.0):
         self.url = url.rstrip("/")
         self._token = token
         self._missing = missing_token or "No admin token: export ADMIN_TOKEN."
         self._http = httpx.Client(base_url=self.url, transport=transport, timeout=timeout)
+        self._status_max_age = status_max_age
+        self._last_status: tuple[float, dict[str, Any] | AdminError] | None = None
 
     def __repr__(self) -> str:
         return f"AdminClient({self.url!r}, token={'set' if self._token else 'missing'})"
@@ -65,8 +72,20 @@ class AdminClient:
     # -- the contract's calls -----------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """``GET /admin/status``: the gate (per origin: in flight, waiting, healthy) and, when the
-        Worker has them, the controls."""
-        return self._call("GET", "/admin/status")
+        Worker has them, the controls (reused for ``status_max_age`` seconds)."""
+        now = time.monotonic()
+        if self._last_status is not None and now - self._last_status[0] < self._status_max_age:
+            answer = self._last_status[1]
+            if isinstance(answer, AdminError):
+                raise answer
+            return answer
+        try:
+            answer = self._call("GET", "/admin/status")
+        except AdminError as error:
+            self._last_status = (now, error)
+            raise
+        self._last_status = (now, answer)
+        return answer
 
     def controls(self) -> Controls:
         """``GET /admin/controls``."""

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from ..settings import Settings
 from .client import AdminClient
 from .errors import AdminError, AdminTokenMissingError, AdminUnavailableError
@@ -82,13 +84,23 @@ def controls_line(client: AdminClient | None) -> str:
 
 #: A dashboard refresh must not wait long on the admin API.
 DASHBOARD_TIMEOUT = 3.0
+#: How long the dashboard's readers share one ``/admin/status`` answer: less than its shortest refresh (1 s).
+DASHBOARD_SHARED_READ_S = 0.5
+
+
+def dashboard_client(settings: Settings, target: str | None = None, url: str | None = None, *,
+                     transport: httpx.BaseTransport | None = None) -> AdminClient | None:
+    """The live dashboard's admin client, None without a token: a short timeout, and one
+    ``/admin/status`` answer shared by a refresh's origin panel and controls line."""
+    token = find_admin_token(settings, target)
+    if token is None:
+        return None
+    return AdminClient(url or settings.gateway_url, token, missing_token=missing_token_sentence(settings, target),
+                       timeout=DASHBOARD_TIMEOUT, status_max_age=DASHBOARD_SHARED_READ_S, transport=transport)
 
 
 def controls_reader(settings: Settings, target: str | None = None, url: str | None = None) -> Callable[[], str]:
-    """What the live dashboard calls at each refresh for its line of active controls."""
-    token = find_admin_token(settings, target)
-    if token is None:
-        return lambda: "controls: unknown (no admin token)"
-    client = AdminClient(url or settings.gateway_url, token, missing_token=missing_token_sentence(settings, target),
-                         timeout=DASHBOARD_TIMEOUT)
+    """What the live dashboard calls at each refresh for its line of active controls (alone; with the
+    origin panel, ``gateway_ops.dashboards.origins.admin_views`` shares one read between them)."""
+    client = dashboard_client(settings, target, url)
     return lambda: controls_line(client)

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..exceptions import GatewayOpsError
 from . import tables
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..settings import Settings
 
 ORIGIN_HEADERS = {
     "origin": "origin", "host": "host", "in_flight": "in flight", "max_concurrency": "max", "waiting": "waiting",
@@ -68,7 +73,7 @@ def origin_panel_html(status: dict[str, Any] | None, message: str | None = None)
 class OriginPanel:
     """Reads the gate's status on each refresh; keeps the last good one when a read fails.
 
-    :param read: returns the status JSON (e.g. ``lambda: read_gate_status(url, token)``), or None
+    :param read: returns the status JSON (:func:`admin_views` binds it), or None
         when there is no token to read it with
     """
 
@@ -87,9 +92,17 @@ class OriginPanel:
         return origin_panel_html(self.status, self.error)
 
 
-def origin_panel_for(url: str, state_dir=None) -> OriginPanel:
-    """The panel for the gateway at ``url``, with the token from the environment or the state folder."""
-    from ..gate_status import find_admin_token, read_gate_status
+def admin_views(settings: Settings, target: str | None = None, url: str | None = None, *,
+                transport: httpx.BaseTransport | None = None) -> tuple[OriginPanel, Callable[[], str]]:
+    """The live dashboard's origin panel and controls line (``Dashboard(origins=…, controls=…)``).
 
-    token = find_admin_token(state_dir)
-    return OriginPanel(None if token is None else (lambda: read_gate_status(url, token)))
+    They share one admin client, so a refresh reads ``/admin/status`` once for both; without an
+    admin token (``ADMIN_TOKEN``, or the local stack's token file) both say so and read nothing.
+    """
+    from ..controls.status import controls_line, dashboard_client
+    from ..gate_status import checked_gate_status
+
+    client = dashboard_client(settings, target, url, transport=transport)
+    if client is None:
+        return OriginPanel(None), lambda: controls_line(None)
+    return OriginPanel(lambda: checked_gate_status(client.status())), lambda: controls_line(client)

@@ -12,9 +12,9 @@ asked, so papermill and nbval runs finish. Everything here also works without a 
 ``Button.click()`` and ``.value = …`` fire the same handlers, which is how the tests drive it.
 
 The line at the top names the event controls in force (maintenance, limit, models, caps, budget),
-read through the admin API at each refresh by the ``controls`` callable
-(``gateway_ops.controls.status.controls_reader``); without one the line says the controls are
-unknown rather than guess.
+read through the admin API at each refresh by the ``controls`` callable; without one the line says
+the controls are unknown rather than guess. ``gateway_ops.dashboards.origins.admin_views`` makes it
+and the origin panel's reader, sharing one ``/admin/status`` read per refresh.
 """
 from __future__ import annotations
 

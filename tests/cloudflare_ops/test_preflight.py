@@ -143,9 +143,9 @@ def test_the_gate_adds_acquire_release_and_a_renewal_per_ten_seconds_of_answer()
     plan = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3)
     gated = preflight.EventPlan(attendees=30, requests_per_minute=2, hours=3, gate=True, answer_seconds=12)
     usage, gated_usage = preflight.estimate_usage(plan), preflight.estimate_usage(gated)
-    # 3 calls per request, and the dashboard's status reads (24 a minute) ask the gate object too
+    # 3 calls per request, and the dashboard's status reads (12 a minute: one per 5 s refresh) ask the gate too
     assert gated_usage["durable_object_requests_per_day"] == (usage["durable_object_requests_per_day"] + 3 * plan.requests
-                                                              + 24 * 180)
+                                                              + 12 * 180)
     assert gated_usage["worker_requests_per_day"] == usage["worker_requests_per_day"]
 
 
@@ -173,7 +173,7 @@ def test_requests_read_the_controls_from_d1_at_most_once_per_busy_isolate_per_se
     assert more_isolates["d1_rows_read_per_day"] - fewer["d1_rows_read_per_day"] == 36 * 3 * 3600
     # The controls add no Durable Object request per request, however many isolates read them.
     assert more_isolates["durable_object_requests_per_day"] == fewer["durable_object_requests_per_day"]
-    assert fewer["durable_object_requests_per_day"] == busy.requests + 50 * 2 + 24 * 180
+    assert fewer["durable_object_requests_per_day"] == busy.requests + 50 * 2 + 12 * 180
 
 
 def test_admin_changes_and_dashboard_status_reads_are_counted():
@@ -183,8 +183,8 @@ def test_admin_changes_and_dashboard_status_reads_are_counted():
     none = preflight.estimate_usage(replace(plan, admin_changes=0, dashboards=0))
     busy = preflight.estimate_usage(replace(plan, admin_changes=100, dashboards=2))
     assert none["durable_object_requests_per_day"] == 10_800  # the limiter's call per request, nothing else
-    assert busy["durable_object_requests_per_day"] - none["durable_object_requests_per_day"] == 100 * 2 + 2 * 24 * 180
+    assert busy["durable_object_requests_per_day"] - none["durable_object_requests_per_day"] == 100 * 2 + 2 * 12 * 180
     assert busy["d1_rows_written_per_day"] - none["d1_rows_written_per_day"] == 100 * 3
-    assert busy["d1_rows_read_per_day"] - none["d1_rows_read_per_day"] == 100 * 2 + 2 * 24 * 180
+    assert busy["d1_rows_read_per_day"] - none["d1_rows_read_per_day"] == 100 * 2 + 2 * 12 * 180
     with pytest.raises(PreflightError, match="isolates must be at least 1"):
         replace(plan, isolates=0)

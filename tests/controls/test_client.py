@@ -72,6 +72,25 @@ def test_an_unreachable_gateway_is_said_so():
         AdminClient(URL, TOKEN, transport=httpx.MockTransport(refuse)).status()
 
 
+def test_a_status_answer_or_failure_is_reused_within_its_max_age_only():
+    answers = [httpx.Response(200, json={"origins": [], "n": 1}), httpx.Response(503), httpx.Response(200, json={"n": 3})]
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return answers.pop(0)
+
+    shared = AdminClient(URL, TOKEN, transport=httpx.MockTransport(answer), status_max_age=60)
+    assert shared.status() == shared.status() == {"origins": [], "n": 1} and len(sent) == 1
+    shared._last_status = None  # its minute is over
+    for _ in range(2):  # a failure is reused too: a hung gateway costs one timeout, not one per reader
+        with pytest.raises(AdminError, match="HTTP 503"):
+            shared.status()
+    assert len(sent) == 2
+    every_time = AdminClient(URL, TOKEN, transport=httpx.MockTransport(answer))
+    assert every_time.status() == {"n": 3} and len(sent) == 3
+
+
 def test_a_refused_value_names_the_workers_reason():
     with pytest.raises(AdminRequestError, match="limit_per_minute must be null or an integer"):
         client_for(FakeAdmin()).change({"limit_per_minute": -1})

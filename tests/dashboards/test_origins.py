@@ -1,16 +1,21 @@
 """The origin panel (pure parts and its binding) and the report's breakdown by origin."""
 from __future__ import annotations
 
+import time
+
+import httpx
 import pandas as pd
 
 from gateway_ops import queries
 from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.dashboards.live import LiveFeed
-from gateway_ops.dashboards.origins import OriginPanel, gate_summary, origin_frame, origin_panel_html
+from gateway_ops.controls import status as control_status
+from gateway_ops.dashboards.origins import OriginPanel, admin_views, gate_summary, origin_frame, origin_panel_html
 from gateway_ops.dashboards.ranges import EARLIEST, LATEST
 from gateway_ops.dashboards.report import NO_ORIGIN, build_report_html, write_report
 from gateway_ops.dashboards.widgets import Dashboard, dashboard_checks
 from gateway_ops.exceptions import GatewayOpsError
+from gateway_ops.settings import Settings
 
 from .helpers import NOW, LogFile, frame, row
 
@@ -82,6 +87,41 @@ def test_the_dashboard_shows_the_panel_and_checks_it(tmp_path):
     no_token = Dashboard(feed, origins=OriginPanel(None))
     assert {c.name: c for c in dashboard_checks(no_token)}[name].passed  # it says so: not a failure
     assert "No admin token" in no_token.origin_panel.value
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """The real transport, recording each path it sends."""
+
+    def __init__(self):
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+def status_reads_of_a_dashboard(stack) -> tuple[Dashboard, CountingTransport]:
+    """A dashboard on the session stack (its admin token from the state folder), built and refreshed once."""
+    transport = CountingTransport()
+    settings = Settings(_env_file=None, GATEWAY_URL=stack.url, GATEWAY_STATE_DIR=stack.state_dir)
+    origins, controls = admin_views(settings, "local", transport=transport)
+    board = Dashboard(LiveFeed(LocalAccessLog(stack.state_dir)), origins=origins, controls=controls)
+    time.sleep(control_status.DASHBOARD_SHARED_READ_S)  # the next refresh is its own (the slider's minimum is 1 s)
+    board.refresh()
+    return board, transport
+
+
+def test_a_refresh_reads_the_status_once_for_the_origin_panel_and_the_controls_line(stack, monkeypatch):
+    monkeypatch.delenv("ADMIN_TOKEN", raising=False)
+    board, transport = status_reads_of_a_dashboard(stack)
+    assert transport.paths == ["/admin/status"] * 2  # built, then refreshed: one read each
+    assert "Gate off" in board.origin_panel.value and ">127.0.0.1:" in board.origin_panel.value
+    assert board.controls_text.startswith("controls: ") and "unknown" not in board.controls_text
+
+    # the same count catches readers that do not share: two reads per refresh
+    monkeypatch.setattr(control_status, "DASHBOARD_SHARED_READ_S", 0.0)
+    assert status_reads_of_a_dashboard(stack)[1].paths == ["/admin/status"] * 4
 
 
 def breakdown_log(tmp_path) -> LocalAccessLog:
