@@ -88,14 +88,23 @@ def free_port() -> int:
 
 
 def apply_local_migrations(state_dir: Path) -> None:
-    """Applies pending `migrations/` to the local D1 under `state_dir` (wrangler tracks what ran).
+    """Applies pending `migrations/` to the local D1 under `state_dir` (wrangler tracks what ran),
+    unless the stamp of the last run says nothing changed since (``migration_stamp``: saves ~5 s).
 
     :raises StackError: when wrangler is missing or fails
     """
+    from . import migration_stamp  # pandas and the migrator: only when a stack starts
+    from .cloudflare.wrangler_toml import read_config
+
+    config = read_config()
+    if migration_stamp.is_current(state_dir, config):
+        logger.info("local D1 migrations up to date (stamp): wrangler not run")
+        return
     try:
         wrangler.apply_local_migrations(state_dir)
     except WranglerError as error:
         raise StackError(str(error)) from None
+    migration_stamp.write(state_dir, config)
 
 
 class LocalStack:

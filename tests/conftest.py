@@ -10,16 +10,20 @@ slow markers (stack, notebook, browser) are set here from what each test uses (s
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.origin import strict_args
-from gateway_ops.stack import LocalStack, StackConfig, free_port
+from gateway_ops.stack import LocalStack, StackConfig, apply_local_migrations, free_port
 from helpers import CLIENT_KEY, wait_unless_minute_has
 from slow_marks import VIOLATIONS, ProcessGuard, declared, marks_for
 
@@ -37,7 +41,26 @@ def origin_strictness(worker_settings) -> list[str]:
     return strict_args(api_key_env="GATEWAY_CLIENT_API_KEY")
 
 
+_MIGRATED: list[Path] = []
+
+
+def migrated_state(state_dir) -> None:
+    """Gives a state folder the Worker has never used a copy of one that wrangler migrated once per
+    test process, stamp included (gateway_ops.migration_stamp): its stack then skips wrangler's
+    5–12 s. Tests of migrating itself call wrangler on a folder of their own."""
+    state_dir = Path(state_dir)
+    if (state_dir / "v3").exists():
+        return
+    if not _MIGRATED:
+        template = Path(tempfile.mkdtemp(prefix="gateway-migrated-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
+        apply_local_migrations(template)
+        _MIGRATED.append(template)
+    shutil.copytree(_MIGRATED[0], state_dir, dirs_exist_ok=True)
+
+
 def start_stack(state_dir, **options) -> LocalStack:
+    migrated_state(state_dir)
     worker_settings = options.pop("worker_settings", {})
     options.setdefault("origin_args", [*ORIGIN_ARGS, *origin_strictness(worker_settings)])
     options.setdefault("profile", "instant")

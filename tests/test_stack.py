@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from conftest import migrated_state
 from gateway_ops.exceptions import PortInUseError, StackError
 from gateway_ops.keys import user_key
 from gateway_ops.processes import live_processes_in_group
@@ -54,6 +55,7 @@ def test_a_busy_port_is_a_clear_error_not_a_hang(tmp_path):
 
 def test_an_origin_that_cannot_start_is_reported_with_its_output(tmp_path):
     config = StackConfig(port=free_port(), upstream_port=free_port(), profile="no-such-profile", state_dir=tmp_path)
+    migrated_state(tmp_path)
     with pytest.raises(StackError, match="simulated origin exited before it was ready"):
         LocalStack(config).start()
     assert port_is_free(config.port)
