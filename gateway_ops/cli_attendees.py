@@ -72,12 +72,15 @@ def tier(
 
 @attendees.command()
 @friendly_errors
-def tiers(target: Target = None) -> None:
-    """List every per-user limit override."""
-    from .attendees import list_tiers
+def tiers(target: Target = None, url: GatewayUrl = None) -> None:
+    """List every per-user limit override, from the admin API and KV, and which one is in force."""
+    from .attendees.tier_listing import list_all_tiers
+    from .settings import load_settings
 
-    frame = list_tiers(_kv(target))
-    typer.echo("(no overrides)" if frame.empty else frame.to_string(index=False))
+    listing = list_all_tiers(load_settings(), target=target, url=url)
+    typer.echo(listing.table())
+    if listing.note:
+        typer.echo(listing.note, err=True)
 
 
 @attendees.command()

@@ -42,7 +42,8 @@ class TierChange:
         return f"{what}, via {self.via}, in effect {when}." + (f" ({self.note})" if self.note else "")
 
 
-def _open(settings: Settings, target: str | None, url: str | None, admin):
+def admin_client(settings: Settings, target: str | None, url: str | None, admin):
+    """``admin`` when given (tests, a notebook's own client), else the admin client for this gateway."""
     if admin is not None:
         return admin
     from ..controls.client import open_admin
@@ -54,7 +55,7 @@ def set_tier(settings: Settings, user: str, limit: object, *, target: str | None
              admin=None) -> TierChange:
     """Sets one user's limit (0 blocks), through the admin API when there is one, else KV."""
     value = parse_limit(check_user_id(user), limit)
-    client = _open(settings, target, url, admin)
+    client = admin_client(settings, target, url, admin)
     try:
         client.set_tier(user, value)
         return TierChange((user,), value, "the admin API", 0)
@@ -69,7 +70,7 @@ def clear_tier(settings: Settings, users: Iterable[str], *, target: str | None =
                admin=None) -> TierChange:
     """Removes users' limits: the admin value (when there is an admin path) and the KV key."""
     users = tuple(check_user_id(user) for user in users)
-    client = _open(settings, target, url, admin)
+    client = admin_client(settings, target, url, admin)
     via, note = "the admin API", ""
     try:
         for user in users:

@@ -95,6 +95,15 @@ class AdminClient:
         """``PATCH /admin/controls`` with one or more controls; returns the controls now in force."""
         return Controls.from_json(self._call("PATCH", "/admin/controls", change))
 
+    def users(self) -> dict[str, dict[str, Any]]:
+        """``GET /admin/users``: the Worker's user directory, ``{user: {"limit"?, "generation"?, "revoked"?}}``
+        (only users with an admin tier, a reissued key or a revocation)."""
+        answer = self._call("GET", "/admin/users")
+        users = answer.get("users") if isinstance(answer, dict) else None
+        if not isinstance(users, dict) or not all(isinstance(entry, dict) for entry in users.values()):
+            raise AdminError(f"The gateway answered GET /admin/users in an unexpected shape: {str(answer)[:200]}.")
+        return users
+
     def set_tier(self, user: str, limit: int) -> dict[str, Any]:
         """``PUT /admin/users/{user}/tier``: this user's limit (0 blocks), at once."""
         return self._call("PUT", f"/admin/users/{_segment(user)}/tier", {"limit": int(limit)})

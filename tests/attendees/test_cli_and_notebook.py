@@ -7,6 +7,7 @@ import httpx
 from typer.testing import CliRunner
 
 from gateway_ops import cli
+from gateway_ops.attendees import LocalKV, list_tiers, set_tiers
 from gateway_ops.keys import user_key
 from gateway_ops.notebooks import run_notebook
 from helpers import client_headers, fresh_user
@@ -43,6 +44,26 @@ def test_tier_commands_on_the_local_stack(gateway_env):
     assert runner.invoke(cli.app, ["attendees", "untier", user]).exit_code == 0
     bad = runner.invoke(cli.app, ["attendees", "tier", user, "many"])
     assert bad.exit_code == 1 and "whole number" in bad.output
+
+
+def test_tiers_lists_an_admin_tier_that_wins_over_kv_on_the_local_stack(gateway_env):
+    user = fresh_user("cli-tiers")
+    store = LocalKV(gateway_env.state_dir)
+    set_tiers(store, {user: 100})
+    try:
+        said = runner.invoke(cli.app, ["attendees", "tier", user, "0"]).output
+        assert "via the admin API" in said, said
+        # The KV-only listing (what `attendees tiers` printed before) shows KV's 100, not the 0 in force.
+        assert list_tiers(store).set_index("user_id").loc[user, "limit_per_minute"] == 100
+        blocked = httpx.get(f"{gateway_env.url}/v1/models", headers=client_headers(user), timeout=10)
+        assert blocked.status_code == 403, blocked.text  # the admin 0 is in force, over KV's 100
+        listed = runner.invoke(cli.app, ["attendees", "tiers"])
+        assert listed.exit_code == 0, listed.output
+        row = next(line for line in listed.stdout.splitlines() if line.split()[0] == user)
+        assert row.split()[1:5] == ["0", "True", "admin", "API"] and "wins over KV 100" in row, row
+        assert not listed.stderr
+    finally:
+        runner.invoke(cli.app, ["attendees", "untier", user])
 
 
 def test_attendees_notebook_runs_under_papermill(gateway_env, tmp_path, monkeypatch, minute_guard):

@@ -20,6 +20,7 @@ OFF: dict[str, Any] = {"maintenance": {"on": False, "message": None}, "limit_per
 class FakeAdmin:
     token: str | None = TOKEN  # None: the Worker has no ADMIN_TOKEN, so no admin API
     has_controls: bool = True  # False: a Worker with issue 13's status only
+    has_users_list: bool = True  # False: a Worker from before GET /admin/users
     controls: dict[str, Any] = field(default_factory=lambda: json.loads(json.dumps(OFF)))
     tiers: dict[str, int] = field(default_factory=dict)
     generations: dict[str, int] = field(default_factory=dict)
@@ -62,6 +63,8 @@ class FakeAdmin:
             self.controls.update(body)
             self.controls["updated_at"] = "2026-11-30 09:00:00.000"
             return httpx.Response(200, json=self.controls)
+        if path == "/admin/users" and method == "GET" and self.has_users_list:
+            return httpx.Response(200, json={"users": self.directory()})
         if len(parts) == 3 and parts[0] == "users":
             user, action = parts[1], parts[2]
             if action == "tier" and method == "PUT":
@@ -78,6 +81,17 @@ class FakeAdmin:
                 self.revoked.add(user)
                 return httpx.Response(200, json={"user": user, "revoked": True})
         return _error(404, "Not found: no such admin route.")
+
+    def directory(self) -> dict[str, dict[str, Any]]:
+        """The user directory as the Worker keeps it: only what was set, per user."""
+        users: dict[str, dict[str, Any]] = {}
+        for user, limit in self.tiers.items():
+            users.setdefault(user, {})["limit"] = limit
+        for user, generation in self.generations.items():
+            users.setdefault(user, {})["generation"] = generation
+        for user in self.revoked:
+            users.setdefault(user, {})["revoked"] = True
+        return dict(sorted(users.items()))
 
 
 def _error(status: int, message: str) -> httpx.Response:

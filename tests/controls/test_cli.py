@@ -1,4 +1,4 @@
-"""`gateway-ops control …`, `attendees tier|untier|reissue|revoke`: what each command sends and prints
+"""`gateway-ops control …`, `attendees tier|tiers|untier|reissue|revoke`: what each command sends and prints
 (the admin API is the contract's stand-in; test_integration.py runs the real Worker)."""
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import csv
 import pytest
 from typer.testing import CliRunner
 
+from attendees.test_prepare import MemoryKV
 from gateway_ops import cli
+from gateway_ops.attendees import set_tiers, tier_listing
 from gateway_ops.controls import client as client_module
 from gateway_ops.keys import user_key
 
@@ -103,6 +105,43 @@ def test_tier_goes_through_the_admin_api_at_once(fake):
     assert result.exit_code == 0, result.output
     assert fake.tiers == {"alice": 0}
     assert result.output.strip() == "alice: blocked, via the admin API, in effect on their next request."
+
+
+@pytest.fixture
+def kv(monkeypatch):
+    store = MemoryKV()
+    monkeypatch.setattr(tier_listing, "open_kv", lambda settings, target=None: store)
+    return store
+
+
+def test_tiers_lists_the_admin_api_and_kv_with_the_source_of_each(fake, kv):
+    set_tiers(kv, {"alice": 100, "bob": 5})
+    assert run("attendees", "tier", "alice", "0").exit_code == 0
+    result = run("attendees", "tiers")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["user_id", "limit_per_minute", "blocked", "source", "note"]
+    assert lines[1].split()[:5] == ["alice", "0", "True", "admin", "API"] and "wins over KV 100" in lines[1]
+    assert lines[2].split() == ["bob", "5", "False", "KV"]
+    assert not result.stderr
+
+
+def test_tiers_without_an_admin_path_lists_kv_and_says_why_in_one_line(fake, kv):
+    fake.has_users_list = False
+    set_tiers(kv, {"bob": 5})
+    result = run("attendees", "tiers")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split() == ["bob", "5", "False", "KV"]
+    assert result.stderr.splitlines() == [
+        "Admin API tiers not listed, KV only: The gateway at http://gateway.test has no admin route GET /admin/users: "
+        "its Worker predates this control — deploy the current Worker."]
+
+
+def test_tiers_with_a_refused_token_is_an_error(fake, kv):
+    fake.token = "the-workers-other-token"
+    result = run("attendees", "tiers")
+    assert result.exit_code == 1 and result.output.startswith("Error: The gateway at http://gateway.test refused the "
+                                                             "admin token (401)")
 
 
 def test_reissue_prints_user_and_the_key_of_the_new_generation(fake, monkeypatch, tmp_path):

@@ -108,6 +108,21 @@ def test_tiers_reissue_and_revoke_follow_the_contract():
                                              ("POST", "/admin/users/alice/reissue"), ("POST", "/admin/users/bob/revoke")]
 
 
+def test_users_answers_the_directory_and_refuses_another_shape():
+    fake = FakeAdmin(tiers={"alice": 0}, generations={"bob": 2}, revoked={"carol"})
+    assert client_for(fake).users() == {"alice": {"limit": 0}, "bob": {"generation": 2}, "carol": {"revoked": True}}
+    assert fake.requests[-1] == ("GET", "/admin/users", None)
+    for answer in ({"alice": {"limit": 0}}, {"users": ["alice"]}, {"users": {"alice": 0}}):
+        transport = httpx.MockTransport(lambda r, answer=answer: httpx.Response(200, json=answer))
+        with pytest.raises(AdminError, match=r"GET /admin/users in an unexpected shape"):
+            AdminClient(URL, TOKEN, transport=transport).users()
+
+
+def test_a_worker_without_the_users_route_is_unavailable_not_an_error():
+    with pytest.raises(AdminUnavailableError, match="has no admin route GET /admin/users"):
+        client_for(FakeAdmin(has_users_list=False)).users()
+
+
 def test_a_reissue_answer_without_a_generation_is_an_error():
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"user": "alice"}))
     with pytest.raises(AdminError, match="without a key generation"):

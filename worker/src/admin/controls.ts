@@ -44,9 +44,18 @@ export async function auditAndCheck(c: Context<AppEnv>, result: PublishResult, e
   return inForce(result);
 }
 
-/** The controls as the admin API shows them, from the object itself (published first when D1's copy is behind). */
+/**
+ * The controls and the user directory, from the object itself (published first when D1's copy is
+ * behind), so an admin read never shows a state that is not in force.
+ * @throws GatewayError 502 when the controls object could not publish it
+ */
+export async function readSnapshotNow(env: Env): Promise<ControlsSnapshot> {
+  return inForce(await controlsStub(env.EVENT_CONTROLS).ensurePublished());
+}
+
+/** The controls as the admin API shows them (see {@link readSnapshotNow}). */
 export async function readControlsNow(env: Env): Promise<Controls> {
-  return inForce(await controlsStub(env.EVENT_CONTROLS).ensurePublished()).controls;
+  return (await readSnapshotNow(env)).controls;
 }
 
 export async function getControls(c: Context<AppEnv>): Promise<Response> {

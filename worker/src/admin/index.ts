@@ -4,7 +4,7 @@
  * attendee rows. Without ADMIN_TOKEN it does not exist: the request goes on down the normal
  * path and gets the same 404 (and log entry) as any unknown path. Every route is behind
  * {@link adminAuth}; routes are added in {@link adminRoutes}: the pool's status, the event's
- * controls (`controls.ts`) and the per-user tiers and keys (`users.ts`), every change audited in
+ * controls (`controls.ts`) and the per-user directory, tiers and keys (`users.ts`), every change audited in
  * D1 `control_events` (`audit.ts`).
  */
 import { Hono } from "hono";
@@ -14,7 +14,7 @@ import type { AppEnv } from "../types";
 import { adminAuth } from "./auth";
 import { getControls, patchControls } from "./controls";
 import { statusHandler } from "./status";
-import { deleteTier, putTier, reissueKey, revokeKey } from "./users";
+import { deleteTier, listUsers, putTier, reissueKey, revokeKey } from "./users";
 
 /** The admin routes, relative to `/admin`. */
 function adminRoutes(): Hono<AppEnv> {
@@ -23,6 +23,7 @@ function adminRoutes(): Hono<AppEnv> {
   admin.get("/status", statusHandler);
   admin.get("/controls", getControls);
   admin.patch("/controls", patchControls);
+  admin.get("/users", listUsers);
   admin.put("/users/:user/tier", putTier);
   admin.delete("/users/:user/tier", deleteTier);
   admin.post("/users/:user/reissue", reissueKey);

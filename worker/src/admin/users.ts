@@ -1,8 +1,9 @@
 /**
  * @module admin/users
- * Per-user controls (README: "Event controls and the admin API"): `PUT`/`DELETE /admin/users/{user}/tier`, `POST …/reissue`
- * and `POST …/revoke`. Each change goes first to the user's own Durable Object, which every
- * request of that user passes, so it holds from the next request on (an old key fails at once);
+ * Per-user controls (README: "Event controls and the admin API"): `GET /admin/users` (the
+ * directory), `PUT`/`DELETE /admin/users/{user}/tier`, `POST …/reissue` and `POST …/revoke`.
+ * Each change goes first to the user's own Durable Object, which every request of that user
+ * passes, so it holds from the next request on (an old key fails at once);
  * then to the controls object's user directory (published to D1 like the controls), from which
  * every isolate learns, within a second, which key generation to verify and that KV need not be
  * read. When that publish fails the call answers 502 (`admin/controls.ts`): the user's object
@@ -17,7 +18,7 @@ import { GatewayError } from "../errors";
 import { checkUserId } from "../lib/userId";
 import type { AppEnv } from "../types";
 import type { ControlEvent } from "./audit";
-import { auditAndCheck } from "./controls";
+import { auditAndCheck, readSnapshotNow } from "./controls";
 import { adminJson } from "./jsonBody";
 
 /** The `{user}` path segment, checked like an `X-User-ID`. */
@@ -34,6 +35,17 @@ function userObject(env: Env, user: string) {
 /** Updates the controls object's directory, audits, and answers 502 when the directory is not published. */
 async function directory(c: Context<AppEnv>, user: string, patch: Parameters<ReturnType<typeof controlsStub>["setUser"]>[1], event: ControlEvent) {
   await auditAndCheck(c, await controlsStub(c.env.EVENT_CONTROLS).setUser(user, patch), [event]);
+}
+
+/**
+ * `GET /admin/users`: the controls object's user directory, `{"users": {"alice": {"limit": 0}, …}}`
+ * (only users with an admin tier, a reissued key or a revocation), read as `GET /admin/controls`
+ * reads the controls, so gateway_ops can list admin tiers beside KV's.
+ */
+export async function listUsers(c: Context<AppEnv>): Promise<Response> {
+  const { users } = await readSnapshotNow(c.env);
+  c.header("Cache-Control", "no-store");
+  return c.json({ users });
 }
 
 export async function putTier(c: Context<AppEnv>): Promise<Response> {
