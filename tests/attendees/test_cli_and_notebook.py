@@ -86,3 +86,25 @@ def test_attendees_notebook_keeps_keys_out_of_its_output(gateway_env, tmp_path, 
     keys = [row["user_key"] for row in csv.DictReader((tmp_path / "05_attendees" / "attendee_keys.csv").open())]
     assert len(keys) == 2 and not any(key in executed for key in keys)
     assert "notebook-secret" not in executed
+
+
+def test_the_notebooks_tier_form_takes_the_admin_path_and_lists_both_sources(gateway_env, capsys):
+    from gateway_ops.attendees.widgets import tier_form
+    from gateway_ops.settings import load_settings
+
+    user = fresh_user("form-tier")
+    form = tier_form(load_settings(), "local")
+    user_box, limit_box, button = form.children[0].children
+    user_box.value, limit_box.value = user, 0
+    try:
+        button.click()  # outside a kernel the form's output is printed: capsys reads it
+        shown = capsys.readouterr().out
+        assert f"{user}: blocked, via the admin API, in effect on their next request." in shown, shown
+        assert user in shown.split("request.", 1)[1], shown  # then listed among the overrides
+        blocked = httpx.get(f"{gateway_env.url}/v1/models", headers=client_headers(user), timeout=10)
+        assert blocked.status_code == 403, blocked.text
+        user_box.value = " "
+        button.click()
+        assert "Not changed: '' is not a valid user id" in capsys.readouterr().out
+    finally:
+        runner.invoke(cli.app, ["attendees", "untier", user])
