@@ -1,7 +1,7 @@
 # organized-gateway — every target installs what it needs first, and only once.
 #   make demo   rehearse an event on the local stack (no Cloudflare account needed)
 #   make test   every test suite: the Worker in workerd, then gateway_ops and the notebooks
-#   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); the first step of make test
+#   make lint   ruff and mypy on gateway_ops, tests and bench (no stack); make test runs it beside test-worker
 #   make test-fast  the Python tests that need no local stack, notebook kernel or browser, one process per core
 #   make up     local stack + JupyterLab on the notebooks
 #   make bench  benchmarks (ratios measured side by side)
@@ -60,7 +60,11 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: lint test-worker test-python
+# lint and the Worker's tests side by side (mypy keeps one core busy; vitest mostly waits on workerd),
+# each one's output printed whole when it ends (--output-sync); then pytest. 64 s instead of 113 s here.
+test:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint test-worker
+	@$(MAKE) --no-print-directory test-python
 
 # What they check and on which files: [tool.ruff] and [tool.mypy] in pyproject.toml. mypy keeps its
 # cache in .mypy_cache/, so a second run only re-checks what changed.
