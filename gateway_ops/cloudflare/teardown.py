@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..controls.token import TOKEN_FILE
+from ..migration_stamp import STAMP_NAME
+from ..origin_concurrency import LOCAL_FILE as CONCURRENCY_FILE
 from ..paths import RUNS_DIR
 from .errors import CloudflareError, CloudflareNotFoundError, cloudflare_errors
 from .resources import D1_PERMISSION, KV_PERMISSION, WORKERS_PERMISSION, find_d1_database
@@ -101,13 +104,18 @@ def local_items(state_dir: Path, runs_dir: Path = RUNS_DIR) -> list[Doomed]:
     return found
 
 
+#: What the local stack and the local commands write at the top of the state folder: wrangler's storage
+#: and temporary folders, the admin token, `origin concurrency`'s setting and the migration stamp.
+STATE_ENTRIES = frozenset({"v3", ".wrangler", "tmp", TOKEN_FILE, CONCURRENCY_FILE, STAMP_NAME})
+
+
 def looks_like_state(folder: Path) -> bool:
     """Only a folder the local stack made is removed whole (a mistyped GATEWAY_STATE_DIR is not):
-    it holds wrangler's ``v3`` storage or the admin token file, and nothing else at its top."""
+    it holds wrangler's ``v3`` storage or the admin token file, and nothing but STATE_ENTRIES at its top."""
     if not folder.is_dir():
         return False
     entries = {entry.name for entry in folder.iterdir()}
-    return bool(entries & {"v3", "admin_token"}) and entries <= {"v3", "admin_token", ".wrangler", "tmp"}
+    return bool(entries & {"v3", TOKEN_FILE}) and entries <= STATE_ENTRIES
 
 
 def plan_teardown(client: Any | None, account_id: str | None, config: WorkerConfig, state_dir: Path,

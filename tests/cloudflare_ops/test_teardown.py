@@ -2,6 +2,8 @@
 (Cloudflare faked at the HTTP level; local files real, in tmp_path)."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from typer.testing import CliRunner
 
@@ -9,6 +11,9 @@ from gateway_ops import cli, cli_cloudflare
 from gateway_ops.cloudflare.teardown import delete_planned, looks_like_state, plan_teardown
 from gateway_ops.cloudflare.wrangler_toml import config_in, with_ids
 from gateway_ops.cloudflare_api import make_client
+from gateway_ops.controls.token import TOKEN_FILE
+from gateway_ops.migration_stamp import STAMP_NAME
+from gateway_ops.origin_concurrency import LOCAL_FILE as CONCURRENCY_FILE, set_local as write_local_concurrency
 from gateway_ops.paths import MIGRATIONS_DIR
 from gateway_ops.settings import Settings
 
@@ -121,3 +126,15 @@ def test_only_a_folder_the_stack_made_is_removed_whole(tmp_path):
     assert looks_like_state(tmp_path / "home") is False
     (tmp_path / "state" / "v3").mkdir(parents=True)
     assert looks_like_state(tmp_path / "state") is True
+
+
+def test_a_folder_the_stack_and_local_commands_used_is_recognised(stack, tmp_path):
+    """The session stack's folder (a Worker ran there), after the local commands wrote their files:
+    a file the product writes that teardown does not know would leave the whole folder behind."""
+    state = tmp_path / "state"
+    shutil.copytree(stack.state_dir, state, ignore=shutil.ignore_patterns("*.sqlite-shm", "*.sqlite-wal"))
+    write_local_concurrency(state, "4")  # `gateway-ops origin concurrency 4 --target local`
+    assert {TOKEN_FILE, STAMP_NAME, CONCURRENCY_FILE} <= {entry.name for entry in state.iterdir()}
+    assert looks_like_state(state) is True
+    (state / "notes.txt").write_text("")
+    assert looks_like_state(state) is False
