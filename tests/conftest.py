@@ -42,6 +42,8 @@ def origin_strictness(worker_settings) -> list[str]:
 
 
 _MIGRATED: list[Path] = []
+#: Stacks the fixtures started: a failing test's report ends with the last lines of those still running.
+STARTED_STACKS: list[LocalStack] = []
 
 
 def migrated_state(state_dir) -> None:
@@ -69,10 +71,6 @@ def start_stack(state_dir, **options) -> LocalStack:
     stack = LocalStack(config).start()
     STARTED_STACKS.append(stack)
     return stack
-
-
-#: Stacks the fixtures started: a failing test's report ends with the last lines of those still running.
-STARTED_STACKS: list[LocalStack] = []
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,7 @@ import pytest
 from conftest import start_stack
 from gateway_ops.accesslog import LocalAccessLog
 from gateway_ops.dashboards.origins import NO_TOKEN, OriginPanel, admin_views
-from gateway_ops.gate_status import read_gate_status
+from gateway_ops.controls.client import AdminClient
 from gateway_ops.loadtest.engine import EngineOptions, chat_request, run_open
 from gateway_ops.loadtest.schedule import burst_schedule
 from gateway_ops.settings import Settings
@@ -107,7 +107,8 @@ def test_without_the_gate_rows_have_an_origin_and_no_gate_wait(ungated):
 
 
 def test_origin_panel_reads_the_gate_status_with_the_token(gated, monkeypatch):
-    status = read_gate_status(gated.url, ADMIN_TOKEN)
+    with AdminClient(gated.url, ADMIN_TOKEN) as client:
+        status = client.status()
     assert status["gate"]["enabled"] is True and status["origins"][0]["max_concurrency"] == MAX
     monkeypatch.setenv("ADMIN_TOKEN", ADMIN_TOKEN)
     html = admin_views(Settings(_env_file=None), "cloudflare", url=gated.url)[0].refresh()
@@ -118,7 +119,7 @@ def test_origin_panel_says_so_without_a_token_or_with_a_wrong_one(gated, monkeyp
     monkeypatch.delenv("ADMIN_TOKEN", raising=False)
     panel = admin_views(Settings(_env_file=None, GATEWAY_STATE_DIR=tmp_path), "local", url=gated.url)[0]
     assert panel.read is None and NO_TOKEN.split(":")[0] in panel.refresh()
-    wrong = OriginPanel(lambda: read_gate_status(gated.url, "not-the-token"))
+    wrong = OriginPanel(AdminClient(gated.url, "not-the-token").status)
     assert "refused the admin token (401)" in wrong.refresh() and "not-the-token" not in wrong.refresh()
 
 

@@ -31,7 +31,6 @@ _EXPORTS = {
     "models_change": "model",
     "GatewayStatus": "status",
     "controls_line": "status",
-    "controls_reader": "status",
     "read_status": "status",
     "status_text": "status",
     "ensure_local_token": "token",
@@ -49,5 +48,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only (the 
     from .errors import AdminUnavailableError, AdminUnreachableError  # noqa: F401
     from .model import Budget, Controls, budget_change, limit_change, maintenance_change  # noqa: F401
     from .model import max_tokens_change, models_change  # noqa: F401
-    from .status import GatewayStatus, controls_line, controls_reader, read_status, status_text  # noqa: F401
+    from .status import GatewayStatus, controls_line, read_status, status_text  # noqa: F401
     from .token import ensure_local_token, find_admin_token, read_local_token  # noqa: F401

@@ -6,7 +6,6 @@ never guesses: without a token or an answer it says the controls are unknown, an
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +97,3 @@ def dashboard_client(settings: Settings, target: str | None = None, url: str | N
     return AdminClient(url or settings.gateway_url, token, missing_token=missing_token_sentence(settings, target),
                        timeout=DASHBOARD_TIMEOUT, status_max_age=DASHBOARD_SHARED_READ_S, transport=transport)
 
-
-def controls_reader(settings: Settings, target: str | None = None, url: str | None = None) -> Callable[[], str]:
-    """What the live dashboard calls at each refresh for its line of active controls (alone; with the
-    origin panel, ``gateway_ops.dashboards.origins.admin_views`` shares one read between them)."""
-    client = dashboard_client(settings, target, url)
-    return lambda: controls_line(client)

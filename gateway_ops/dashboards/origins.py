@@ -1,6 +1,6 @@
 """The dashboard's origin panel: per origin, in flight, waiting, healthy, served per minute.
 
-The numbers come from the gateway's authenticated status endpoint (``gate_status``), not from the
+The numbers come from the gateway's authenticated status endpoint (``GET /admin/status``), not from the
 access log: a row is written when a request ends, so the log cannot say what is in flight or
 queued now. Without an admin token the panel says so instead of guessing. Pure parts
 (:func:`origin_frame`, :func:`origin_panel_html`) are apart from :class:`OriginPanel`, which reads.
@@ -28,6 +28,16 @@ ORIGIN_HEADERS = {
 NO_TOKEN = ("No admin token: the origin panel needs ADMIN_TOKEN (in the environment, or the local stack's "
             "admin_token file in GATEWAY_STATE_DIR) to read the gateway's /admin/status. Not shown rather "
             "than guessed from the access log.")
+
+
+def gate_status_of(status: Any) -> dict[str, Any]:
+    """``status`` when it is a ``/admin/status`` answer with the gate's per-origin list.
+
+    :raises GatewayOpsError: when it is not
+    """
+    if not isinstance(status, dict) or not isinstance(status.get("origins"), list):
+        raise GatewayOpsError("The gateway's status answer has no 'origins' list.")
+    return status
 
 
 def origin_frame(status: dict[str, Any]) -> pd.DataFrame:
@@ -100,9 +110,8 @@ def admin_views(settings: Settings, target: str | None = None, url: str | None =
     admin token (``ADMIN_TOKEN``, or the local stack's token file) both say so and read nothing.
     """
     from ..controls.status import controls_line, dashboard_client
-    from ..gate_status import checked_gate_status
 
     client = dashboard_client(settings, target, url, transport=transport)
     if client is None:
         return OriginPanel(None), lambda: controls_line(None)
-    return OriginPanel(lambda: checked_gate_status(client.status())), lambda: controls_line(client)
+    return OriginPanel(lambda: gate_status_of(client.status())), lambda: controls_line(client)

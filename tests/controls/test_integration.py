@@ -19,7 +19,7 @@ from gateway_ops.client import Credentials
 from gateway_ops.controls.client import AdminClient
 from gateway_ops.controls.errors import AdminAuthError, AdminUnavailableError
 from gateway_ops.controls.probe import Prober, check_budget, check_cap, check_limit, check_maintenance, check_models
-from gateway_ops.controls.status import controls_reader
+from gateway_ops.dashboards.origins import admin_views
 from gateway_ops.controls.token import read_local_token
 from gateway_ops.keys import user_key
 from gateway_ops.settings import Settings
@@ -103,7 +103,7 @@ def test_control_status_finds_the_local_token_by_itself(env):
 
 def test_the_dashboard_line_says_unknown_without_a_token(env, tmp_path):
     settings = Settings(_env_file=None, GATEWAY_URL=env.url, GATEWAY_STATE_DIR=tmp_path)
-    assert controls_reader(settings, "local")() == "controls: unknown (no admin token)"
+    assert admin_views(settings, "local")[1]() == "controls: unknown (no admin token)"
 
 
 # --- the controls (the Worker side) --------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_the_dashboard_line_says_unknown_without_a_token(env, tmp_path):
 
 def test_the_dashboard_line_shows_the_active_controls(env, admin):
     admin.change({"max_tokens": 64})
-    line = controls_reader(Settings(_env_file=None, GATEWAY_URL=env.url, GATEWAY_STATE_DIR=env.state_dir), "local")()
+    line = admin_views(Settings(_env_file=None, GATEWAY_URL=env.url, GATEWAY_STATE_DIR=env.state_dir), "local")[1]()
     assert line == "controls: max_tokens ≤ 64"
 
 

@@ -5,12 +5,14 @@ import time
 
 import httpx
 import pandas as pd
+import pytest
 
 from gateway_ops import queries
 from gateway_ops.accesslog import LocalAccessLog
-from gateway_ops.dashboards.live import LiveFeed
 from gateway_ops.controls import status as control_status
-from gateway_ops.dashboards.origins import OriginPanel, admin_views, gate_summary, origin_frame, origin_panel_html
+from gateway_ops.dashboards.live import LiveFeed
+from gateway_ops.dashboards.origins import (OriginPanel, admin_views, gate_status_of, gate_summary, origin_frame,
+                                           origin_panel_html)
 from gateway_ops.dashboards.ranges import EARLIEST, LATEST
 from gateway_ops.dashboards.report import NO_ORIGIN, build_report_html, write_report
 from gateway_ops.dashboards.widgets import Dashboard, dashboard_checks
@@ -34,6 +36,14 @@ def test_origin_frame_has_one_row_per_origin_in_the_panel_columns():
                                            "served_per_minute": 480}
     assert table["healthy"].tolist() == ["yes", "no"]
     assert origin_frame({"origins": []}).empty
+
+
+def test_a_status_without_the_origin_list_is_one_sentence():
+    assert gate_status_of(STATUS) is STATUS
+    malformed: list[object] = [{"gate": {}}, {"origins": "0"}, ["origins"], None]
+    for answer in malformed:
+        with pytest.raises(GatewayOpsError, match="no 'origins' list"):
+            gate_status_of(answer)
 
 
 def test_gate_summary_says_on_or_off():
